@@ -1,0 +1,16 @@
+"""Defaults for every environment. Override with the file named by PHARMSAFE_CONFIG, then with
+PHARMSAFE_* environment variables (see README, "Configuration")."""
+
+ENV = "production"
+# Empty means SQLite under instance/ (the embedded default).
+DATABASE_URL = ""
+SECRET_KEY = ""
+PROGRAM = "ipledge"
+POLICY = ""
+TIME_ZONE = "America/New_York"
+SCHEDULER = "off"
+EXPIRY_INTERVAL_SECONDS = 60
+EXPIRY_CHUNK_SIZE = 500
+CHECKPOINT_INTERVAL_SECONDS = 3600
+HEARTBEAT_INTERVAL_SECONDS = 30
+MAX_CONTENT_LENGTH = 1024 * 1024

@@ -1,0 +1,99 @@
+"""Configuration in layers: config/default.py -> the file named by PHARMSAFE_CONFIG ->
+PHARMSAFE_* environment variables -> an explicit mapping (tests). Every value is checked once,
+here; a bad one stops start-up with a sentence that names it."""
+from __future__ import annotations
+
+import os
+import runpy
+from pathlib import Path
+from typing import Any, Mapping
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_FILE = PROJECT_ROOT / "config" / "default.py"
+
+ENVIRONMENTS = ("development", "testing", "production")
+PROGRAMS = ("ipledge", "eu-ppp")
+SCHEDULER_MODES = ("embedded", "off")
+INT_KEYS = (
+    "EXPIRY_INTERVAL_SECONDS",
+    "EXPIRY_CHUNK_SIZE",
+    "CHECKPOINT_INTERVAL_SECONDS",
+    "HEARTBEAT_INTERVAL_SECONDS",
+    "MAX_CONTENT_LENGTH",
+)
+
+
+class ConfigError(Exception):
+    """A configuration value is missing or wrong; the message names it."""
+
+
+def _module_settings(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise ConfigError(f"PHARMSAFE_CONFIG names {path}, which is not a readable file.")
+    return {k: v for k, v in runpy.run_path(str(path)).items() if k.isupper()}
+
+
+def load_settings(overrides: Mapping[str, Any] | None = None,
+                  environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    environ = os.environ if environ is None else environ
+    settings = _module_settings(DEFAULT_FILE)
+    if environ.get("PHARMSAFE_CONFIG"):
+        path = Path(environ["PHARMSAFE_CONFIG"])
+        if not path.is_absolute():
+            path = (Path.cwd() / path) if (Path.cwd() / path).exists() else PROJECT_ROOT / path
+        settings.update(_module_settings(path))
+    for name, value in environ.items():
+        if name.startswith("PHARMSAFE_") and name not in ("PHARMSAFE_CONFIG",):
+            key = name[len("PHARMSAFE_"):]
+            if key in settings:
+                settings[key] = value
+    if overrides:
+        settings.update(overrides)
+    return validate(settings)
+
+
+def validate(settings: dict[str, Any]) -> dict[str, Any]:
+    env = str(settings["ENV"]).strip().lower()
+    if env not in ENVIRONMENTS:
+        raise ConfigError(f"PHARMSAFE_ENV must be one of {', '.join(ENVIRONMENTS)}, not {settings['ENV']!r}.")
+    settings["ENV"] = env
+    program = str(settings["PROGRAM"]).strip().lower()
+    if program not in PROGRAMS:
+        raise ConfigError(f"PHARMSAFE_PROGRAM must be one of {', '.join(PROGRAMS)}, not {settings['PROGRAM']!r}.")
+    settings["PROGRAM"] = program
+    mode = str(settings["SCHEDULER"]).strip().lower()
+    if mode not in SCHEDULER_MODES:
+        raise ConfigError(f"PHARMSAFE_SCHEDULER must be 'embedded' or 'off', not {settings['SCHEDULER']!r}.")
+    settings["SCHEDULER"] = mode
+    for key in INT_KEYS:
+        raw = settings[key]
+        try:
+            value = int(str(raw).strip())
+        except ValueError:
+            raise ConfigError(f"PHARMSAFE_{key} must be a whole number of at least 1, not {raw!r}.") from None
+        if value < 1:
+            raise ConfigError(f"PHARMSAFE_{key} must be a whole number of at least 1, not {raw!r}.")
+        settings[key] = value
+    try:
+        ZoneInfo(str(settings["TIME_ZONE"]))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"PHARMSAFE_TIME_ZONE must be an IANA time zone such as America/New_York, "
+                          f"not {settings['TIME_ZONE']!r}.") from None
+    secret = str(settings.get("SECRET_KEY") or "")
+    if env == "production" and len(secret) < 32:
+        raise ConfigError("PHARMSAFE_SECRET_KEY must be set to at least 32 characters in production.")
+    policy = str(settings.get("POLICY") or "").strip()
+    if policy:
+        from pharmsafe.gates.policies import POLICIES
+
+        if policy not in POLICIES:
+            raise ConfigError(f"PHARMSAFE_POLICY must name a known policy version "
+                              f"({', '.join(sorted(POLICIES))}), not {policy!r}.")
+        if POLICIES[policy].program != program:
+            raise ConfigError(f"PHARMSAFE_POLICY {policy!r} belongs to program "
+                              f"{POLICIES[policy].program!r}, not to PHARMSAFE_PROGRAM {program!r}.")
+    settings["POLICY"] = policy
+    if not settings.get("DATABASE_URL"):
+        settings["DATABASE_URL"] = "sqlite:///" + str(PROJECT_ROOT / "instance" / "pharmsafe.db")
+    return settings
