@@ -51,6 +51,9 @@ class Decision(Base):
     # Evidence references ("pregnancy_test:17") the gates relied on, for reversal on entered-in-error.
     cited: Mapped[list] = mapped_column(JSON)
 
+    authorization: Mapped["Authorization | None"] = relationship(
+        primaryjoin="Authorization.decision_id == Decision.id", uselist=False, viewonly=True)
+
 
 class Authorization(Base):
     __tablename__ = "authorizations"
@@ -72,8 +75,10 @@ class Authorization(Base):
     reversal_reason: Mapped[str | None] = mapped_column(String(500))
     reversed_by: Mapped[str | None] = mapped_column(String(40))
 
-    decision: Mapped[Decision] = relationship(lazy="joined")
+    decision: Mapped[Decision] = relationship(lazy="joined", innerjoin=True, foreign_keys=[decision_id])
     prescription: Mapped[Prescription] = relationship()
+    dispense: Mapped["Dispense | None"] = relationship(
+        primaryjoin="Dispense.authorization_id == Authorization.id", uselist=False, viewonly=True)
 
 
 class Dispense(Base):

@@ -1,0 +1,74 @@
+"""PharmSafe: dispensing-safety gates for isotretinoin.
+
+create_app(config=None): config -> db -> blueprints -> CLI -> scheduler."""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from flask import Flask
+
+from pharmsafe.config import PROJECT_ROOT, load_settings
+
+
+def create_app(config: Mapping[str, Any] | None = None, *, clock=None) -> Flask:
+    app = Flask(__name__, template_folder=str(PROJECT_ROOT / "templates"),
+                instance_path=str(PROJECT_ROOT / "instance"))
+    settings = load_settings(config)
+    _configure(app, settings)
+    _init_database(app, settings, clock)
+    _register_blueprints(app)
+    _register_cli(app)
+    _start_scheduler(app, settings)
+    return app
+
+
+def _configure(app: Flask, settings: dict[str, Any]) -> None:
+    app.config["PHARMSAFE"] = settings
+    app.config.update(
+        SECRET_KEY=settings["SECRET_KEY"] or None,
+        MAX_CONTENT_LENGTH=settings["MAX_CONTENT_LENGTH"],
+        TESTING=settings["ENV"] == "testing",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings["ENV"] == "production",
+    )
+    app.json.sort_keys = False
+
+
+def _init_database(app: Flask, settings: dict[str, Any], clock) -> None:
+    from pharmsafe.clock import SystemClock
+    from pharmsafe.db import make_engine, make_session_factory
+    from pharmsafe.services.context import ProgramConfig
+    from pharmsafe import transactions
+
+    engine = make_engine(settings["DATABASE_URL"])
+    app.extensions["pharmsafe"] = {
+        "engine": engine,
+        "session_factory": make_session_factory(engine),
+        "clock": clock or SystemClock(),
+        "program": ProgramConfig.from_settings(settings),
+    }
+    transactions.init_app(app)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from pharmsafe.api import api_bp
+    from pharmsafe.errors import register_error_handlers
+    from pharmsafe.health import health_bp
+
+    app.register_blueprint(health_bp)
+    app.register_blueprint(api_bp)
+    register_error_handlers(app)
+
+
+def _register_cli(app: Flask) -> None:
+    from pharmsafe.cli import main
+
+    app.cli.add_command(main, "pharmsafe")
+
+
+def _start_scheduler(app: Flask, settings: dict[str, Any]) -> None:
+    """The scheduler is never started here: `pharmsafe serve` runs one beside gunicorn's workers
+    (PHARMSAFE_SCHEDULER=embedded), or `pharmsafe scheduler` runs it as its own process. Starting it
+    in the factory would start one per worker."""
+    app.extensions["pharmsafe"]["scheduler_mode"] = settings["SCHEDULER"]

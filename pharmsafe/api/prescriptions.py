@@ -1,0 +1,103 @@
+"""Prescriptions, evaluations, authorizations, dispenses and reversals."""
+from __future__ import annotations
+
+from flask import jsonify
+from sqlalchemy import select
+
+from pharmsafe.api import api_bp
+from pharmsafe.api.access import require_pharmacy, require_prescription_access, visible_prescriptions
+from pharmsafe.api.common import current_user, ctx, load_body, load_query, paginate, roles
+from pharmsafe.api.idempotency import idempotent
+from pharmsafe.models import Authorization, Decision, Prescription
+from pharmsafe.schemas.evidence import ReasonIn
+from pharmsafe.schemas.prescriptions import (AuthorizationOut, DecisionOut, DispenseIn, DispenseOut,
+                                             PrescriptionDetailOut, PrescriptionIn, PrescriptionOut,
+                                             PrescriptionQuery)
+from pharmsafe.services.authorizations import get_authorization, reverse_authorization
+from pharmsafe.services.dispensing import dispense_authorization
+from pharmsafe.services.evaluation import evaluate_prescription, get_prescription
+from pharmsafe.services.prescriptions import submit_prescription
+from pharmsafe.transactions import get_session
+
+
+@api_bp.post("/prescriptions")
+@roles("prescriber")
+def create_prescription():
+    rx = submit_prescription(ctx(), current_user().prescriber_id, load_body(PrescriptionIn()))
+    return jsonify(PrescriptionOut().dump(rx)), 201
+
+
+@api_bp.get("/prescriptions")
+@roles("pharmacist", "prescriber")
+def list_prescriptions():
+    query = load_query(PrescriptionQuery())
+    stmt = select(Prescription).where(visible_prescriptions(current_user()))
+    if query.get("status"):
+        stmt = stmt.where(Prescription.status == query["status"])
+    return jsonify(paginate(stmt, Prescription.id, query.get("cursor"), PrescriptionOut().dump))
+
+
+def prescription_detail(rx: Prescription) -> dict:
+    session = get_session()
+    decisions = session.scalars(select(Decision).where(Decision.prescription_id == rx.id)
+                                .order_by(Decision.id.desc())).all()
+    auth = session.scalars(select(Authorization).where(Authorization.prescription_id == rx.id)
+                           .order_by(Authorization.id.desc()).limit(1)).first()
+    rx.decisions = decisions
+    rx.authorization = auth
+    return PrescriptionDetailOut().dump(rx)
+
+
+@api_bp.get("/prescriptions/<int:prescription_id>")
+@roles("pharmacist", "prescriber")
+def get_prescription_view(prescription_id: int):
+    rx = get_prescription(ctx(), prescription_id)
+    require_prescription_access(current_user(), rx)
+    return jsonify(prescription_detail(rx))
+
+
+@api_bp.post("/prescriptions/<int:prescription_id>/evaluations")
+@roles("pharmacist")
+def evaluate(prescription_id: int):
+    c = ctx()
+    rx = get_prescription(c, prescription_id)
+    require_pharmacy(current_user(), rx.pharmacy_id, f"Prescription {rx.id}")
+    decision, _auth = evaluate_prescription(c, prescription_id)
+    get_session().flush()
+    get_session().refresh(decision)
+    return jsonify(DecisionOut().dump(decision)), 201
+
+
+def _own_authorization(authorization_id: int, *, admin_ok: bool = False) -> Authorization:
+    auth = get_authorization(ctx(), authorization_id)
+    user = current_user()
+    if not (admin_ok and user.role == "admin"):
+        require_pharmacy(user, auth.pharmacy_id, f"Authorization {auth.id}")
+    return auth
+
+
+@api_bp.get("/authorizations/<int:authorization_id>")
+@roles("pharmacist", "admin")
+def get_authorization_view(authorization_id: int):
+    return jsonify(AuthorizationOut().dump(_own_authorization(authorization_id, admin_ok=True)))
+
+
+@api_bp.post("/authorizations/<int:authorization_id>/dispense")
+@roles("pharmacist")
+@idempotent
+def dispense(authorization_id: int):
+    _own_authorization(authorization_id)
+    data = load_body(DispenseIn())
+    row = dispense_authorization(ctx(), authorization_id, quantity=data["quantity"],
+                                 rma_number=data.get("rma_number"),
+                                 rma_do_not_dispense_after=data.get("rma_do_not_dispense_after"),
+                                 acknowledged_warnings=data.get("acknowledged_warnings") or [])
+    return jsonify(DispenseOut().dump(row)), 201
+
+
+@api_bp.post("/authorizations/<int:authorization_id>/reversal")
+@roles("pharmacist")
+def reverse(authorization_id: int):
+    _own_authorization(authorization_id)
+    auth = reverse_authorization(ctx(), authorization_id, load_body(ReasonIn())["reason"])
+    return jsonify(AuthorizationOut().dump(auth)), 200

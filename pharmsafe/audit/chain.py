@@ -1,0 +1,129 @@
+"""The hash chain: the only writer of audit events.
+
+Each event's hash is SHA-256 over the canonical JSON of its own fields (id included, so rows cannot
+be renumbered) and the previous event's hash. Ids are assigned here as head + 1 while the chain is
+locked, so the chain is gap-free and a missing row is visible as a missing id.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import date, datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import event, select, text
+from sqlalchemy.orm import Session
+
+from pharmsafe.models import AuditEvent
+
+GENESIS_HASH = "0" * 64
+# An arbitrary constant: the key of the PostgreSQL advisory lock that serializes appends.
+CHAIN_LOCK_KEY = 7_301_442_001
+
+
+class AuditImmutableError(RuntimeError):
+    """Raised when code tries to change or remove an audit event."""
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return format_instant(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, (set, frozenset, tuple)):
+        return sorted(value) if isinstance(value, (set, frozenset)) else list(value)
+    raise TypeError(f"not JSON serializable: {type(value).__name__}")
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_default)
+
+
+def format_instant(value: datetime) -> str:
+    if value.tzinfo is None:
+        raise ValueError("naive datetime in an audit event")
+    value = value.astimezone(timezone.utc)
+    spec = "microseconds" if value.microsecond else "seconds"
+    return value.isoformat(timespec=spec).replace("+00:00", "Z")
+
+
+def compute_hash(*, id: int, occurred_at: datetime, action: str, actor: str, subject: str,
+                 policy: str | None, payload: str, prev_hash: str) -> str:
+    body = canonical_json({
+        "id": id,
+        "occurred_at": format_instant(occurred_at),
+        "action": action,
+        "actor": actor,
+        "subject": subject,
+        "policy": policy,
+        "payload": payload,
+        "prev_hash": prev_hash,
+    })
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def event_hash(ev: AuditEvent) -> str:
+    return compute_hash(id=ev.id, occurred_at=ev.occurred_at, action=ev.action, actor=ev.actor,
+                        subject=ev.subject, policy=ev.policy, payload=ev.payload, prev_hash=ev.prev_hash)
+
+
+def lock_chain(session: Session) -> None:
+    """Serialize appends. On PostgreSQL a transaction-scoped advisory lock; on SQLite every write
+    transaction already holds the database's single write lock from BEGIN IMMEDIATE."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
+
+
+def chain_head(session: Session) -> tuple[int, str]:
+    row = session.execute(select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
+    return (row[0], row[1]) if row else (0, GENESIS_HASH)
+
+
+def append_event(session: Session, *, action: str, actor: str, subject: str, now: datetime,
+                 payload: dict[str, Any] | None = None, policy: str | None = None) -> AuditEvent:
+    """Append one event in the caller's transaction (it commits with the change it records)."""
+    session.flush()
+    lock_chain(session)
+    head_id, head_hash = chain_head(session)
+    payload_text = canonical_json(payload or {})
+    ev = AuditEvent(id=head_id + 1, occurred_at=now.astimezone(timezone.utc), action=action,
+                    actor=actor, subject=subject, policy=policy, payload=payload_text,
+                    prev_hash=head_hash)
+    ev.hash = event_hash(ev)
+    session.add(ev)
+    session.flush()
+    return ev
+
+
+def event_to_dict(ev: AuditEvent) -> dict[str, Any]:
+    return {
+        "id": ev.id,
+        "occurred_at": format_instant(ev.occurred_at),
+        "action": ev.action,
+        "actor": ev.actor,
+        "subject": ev.subject,
+        "policy": ev.policy,
+        "payload": json.loads(ev.payload),
+        "prev_hash": ev.prev_hash,
+        "hash": ev.hash,
+    }
+
+
+@event.listens_for(AuditEvent, "before_update")
+def _refuse_update(_mapper, _connection, target):
+    raise AuditImmutableError(f"audit event {target.id} is append-only and cannot be changed")
+
+
+@event.listens_for(AuditEvent, "before_delete")
+def _refuse_delete(_mapper, _connection, target):
+    raise AuditImmutableError(f"audit event {target.id} is append-only and cannot be deleted")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_bulk(state):
+    if (state.is_update or state.is_delete) and state.bind_mapper is not None \
+            and state.bind_mapper.class_ is AuditEvent:
+        raise AuditImmutableError("audit events are append-only: bulk UPDATE/DELETE refused")

@@ -1,0 +1,61 @@
+"""Filters for listing and exporting audit events."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from marshmallow import ValidationError
+from sqlalchemy import Select, select
+
+from pharmsafe.models import AuditEvent
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    since: datetime | None = None
+    until: datetime | None = None  # exclusive
+    action: str | None = None
+    subject: str | None = None
+
+
+def _instant(value: str, zone: ZoneInfo, *, end: bool, name: str) -> datetime:
+    """A date means the whole day in the configured zone (``until`` includes it); an instant needs
+    an offset."""
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        day = None
+    if day is not None:
+        start = datetime.combine(day + timedelta(days=1) if end else day, time(), tzinfo=zone)
+        return start
+    try:
+        instant = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise ValidationError({name: ["Use a date (2026-11-26) or an instant with offset "
+                                      "(2026-11-26T17:00:00Z)."]}) from None
+    if instant.tzinfo is None:
+        raise ValidationError({name: ["An instant needs an offset, for example 2026-11-26T17:00:00Z."]})
+    return instant
+
+
+def parse_filters(query: dict, time_zone: str) -> AuditFilters:
+    zone = ZoneInfo(time_zone)
+    since = _instant(query["since"], zone, end=False, name="since") if query.get("since") else None
+    until = _instant(query["until"], zone, end=True, name="until") if query.get("until") else None
+    if since and until and since >= until:
+        raise ValidationError({"until": ["Must be after since."]})
+    return AuditFilters(since=since, until=until, action=query.get("action"), subject=query.get("subject"))
+
+
+def filtered_events(filters: AuditFilters) -> Select:
+    stmt = select(AuditEvent)
+    if filters.since:
+        stmt = stmt.where(AuditEvent.occurred_at >= filters.since)
+    if filters.until:
+        stmt = stmt.where(AuditEvent.occurred_at < filters.until)
+    if filters.action:
+        stmt = stmt.where(AuditEvent.action == filters.action)
+    if filters.subject:
+        stmt = stmt.where(AuditEvent.subject == filters.subject)
+    return stmt

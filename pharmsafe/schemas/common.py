@@ -1,0 +1,78 @@
+"""Field types shared by the in and out schemas."""
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from pharmsafe.audit import format_instant
+
+
+class StrictBoolean(fields.Boolean):
+    """JSON true or false only: 1, "yes" and "true" are refused."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
+class Number(fields.Decimal):
+    """Loads exactly (Decimal); dumps as a JSON number (an integer when whole)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("allow_nan", False)
+        super().__init__(**kwargs)
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if value is None:
+            return None
+        value = Decimal(value)
+        return int(value) if value == value.to_integral_value() else float(value)
+
+
+class Instant(fields.DateTime):
+    """An ISO 8601 instant in UTC with a Z suffix."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        return None if value is None else format_instant(value)
+
+
+def Text(max_length: int = 100, **kwargs) -> fields.String:
+    """Text of 1..max_length characters, kept verbatim."""
+    return fields.String(validate=validate.Length(min=1, max=max_length), **kwargs)
+
+
+def Id(**kwargs) -> fields.Integer:
+    return fields.Integer(strict=True, validate=validate.Range(min=1, max=2**53), **kwargs)
+
+
+def one_of(*choices: str, **kwargs) -> fields.String:
+    return fields.String(validate=validate.OneOf(choices), **kwargs)
+
+
+def valid_time_zone(value: str) -> None:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValidationError("Not a known IANA time zone (for example America/New_York).") from None
+
+
+def pattern(regex: str, message: str):
+    return validate.Regexp(re.compile(regex), error=message)
+
+
+class ErrorBody(Schema):
+    code = fields.String(required=True)
+    message = fields.String(required=True)
+    fields_ = fields.Dict(keys=fields.String(), values=fields.List(fields.String()), data_key="fields")
+
+
+class ErrorSchema(Schema):
+    error = fields.Nested(ErrorBody, required=True)
+
+
+class PageSchema(Schema):
+    next = fields.String(allow_none=True)

@@ -1,0 +1,1 @@
+"""Use cases. Each takes (session, actor, now) and flushes; only the edges commit."""

@@ -1,0 +1,85 @@
+"""Dispense: consume an active authorization after re-checking everything at the counter.
+
+Correctness never depends on the scheduler: expiry, every gate, the RMA and the warnings are
+checked again here, against ``now``."""
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from pharmsafe.audit import append_event
+from pharmsafe.gates import facts as f
+from pharmsafe.gates.policies import policy_zone
+from pharmsafe.gates.results import Status
+from pharmsafe.models import Dispense, Pharmacy
+from pharmsafe.services.authorizations import get_authorization, refuse_unless_active
+from pharmsafe.services.context import Ctx
+from pharmsafe.services.errors import Conflict, ValidationFailed
+from pharmsafe.services.evaluation import get_prescription, record_decision, run_gates
+
+RMA_CODES = {"RMA_MISSING": "rma_missing", "RMA_ALREADY_USED": "rma_already_used"}
+
+
+def dispense_authorization(ctx: Ctx, authorization_id: int, *, quantity: Decimal, rma_number: str | None = None,
+                           rma_do_not_dispense_after: date | None = None,
+                           acknowledged_warnings: list[str] | tuple[str, ...] = ()) -> Dispense:
+    auth = get_authorization(ctx, authorization_id, for_update=True)
+    refuse_unless_active(ctx, auth)
+    rx = get_prescription(ctx, auth.prescription_id, for_update=True)
+    if Decimal(quantity) != Decimal(rx.quantity):
+        raise ValidationFailed({"quantity": [f"Must equal the prescription's quantity ({rx.quantity.normalize():f})."]})
+    rma_used = bool(rma_number) and ctx.session.scalar(
+        select(Dispense.id).where(Dispense.rma_number == rma_number).limit(1)) is not None
+    result = run_gates(ctx, rx, stage="dispense", dispense_quantity=Decimal(quantity),
+                       rma=f.RmaFacts(number=rma_number or None, do_not_dispense_after=rma_do_not_dispense_after,
+                                      already_used=rma_used))
+    decision = record_decision(ctx, rx, result, stage="dispense")
+    if not result.authorized:
+        failed = [g for g in result.gates if g.status is Status.FAIL]
+        code = next((RMA_CODES[g.code] for g in failed if g.code in RMA_CODES), "gates_failed")
+        raise Conflict("Dispensing is refused: " + "; ".join(f"{g.gate}: {g.message}" for g in failed),
+                       code=code, details={"decision_id": decision.id,
+                                           "gates": [g.to_dict() for g in failed]}).recorded()
+    missing = unacknowledged_warnings(result, acknowledged_warnings)
+    if missing:
+        raise Conflict("Acknowledge every warning before dispensing: " + ", ".join(missing) + ".",
+                       code="warning_not_acknowledged",
+                       details={"decision_id": decision.id, "unacknowledged": missing}).recorded()
+    dispense = Dispense(
+        authorization_id=auth.id, prescription_id=rx.id, patient_id=rx.patient_id, pharmacy_id=auth.pharmacy_id,
+        decision_id=decision.id, quantity=Decimal(quantity), days_supply=rx.days_supply, dispensed_at=ctx.now,
+        dispensed_on=_local_day(ctx, rx), dispensed_by=ctx.actor,
+        rma_number=rma_number or None, rma_do_not_dispense_after=rma_do_not_dispense_after,
+        acknowledged_warnings=sorted(set(acknowledged_warnings)),
+    )
+    ctx.session.add(dispense)
+    auth.status = "dispensed"
+    auth.closed_at = ctx.now
+    rx.status = "dispensed"
+    ctx.session.flush()
+    append_event(ctx.session, action="dispense.recorded", actor=ctx.actor, subject=f"dispense:{dispense.id}",
+                 now=ctx.now, policy=result.policy_name,
+                 payload={"authorization_id": auth.id, "prescription_id": rx.id, "decision_id": decision.id,
+                          "quantity": dispense.quantity, "rma_number": dispense.rma_number,
+                          "acknowledged_warnings": dispense.acknowledged_warnings})
+    return dispense
+
+
+def unacknowledged_warnings(result, acknowledged) -> list[str]:
+    """A warn gate is acknowledged by its own code, or by the code of each of its warn findings."""
+    acked = set(acknowledged)
+    missing: list[str] = []
+    for gate in result.gates:
+        if gate.status is not Status.WARN or gate.code in acked:
+            continue
+        finding_codes = [x.code for x in gate.findings if x.status is Status.WARN] or [gate.code]
+        missing.extend(c for c in finding_codes if c not in acked)
+    return missing
+
+
+def _local_day(ctx: Ctx, rx) -> date:
+    """The dispense date as the rules count it: today in the policy's zone."""
+    pharmacy = ctx.session.get(Pharmacy, rx.pharmacy_id)
+    return ctx.now.astimezone(policy_zone(ctx.policy(), pharmacy.time_zone)).date()

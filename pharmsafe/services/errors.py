@@ -1,0 +1,48 @@
+"""Domain errors: the one module services raise from. The API maps them to HTTP in one place."""
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    status = 400
+    code = "bad_request"
+    # True when the refusal itself was recorded (a decision and its audit event) and the edge must
+    # commit that record while answering with the error.
+    persist = False
+
+    def __init__(self, message: str, *, code: str | None = None, fields: dict[str, list[str]] | None = None,
+                 details: dict[str, Any] | None = None):
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+        self.fields = fields
+        self.details = details
+
+    def recorded(self) -> "DomainError":
+        self.persist = True
+        return self
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"
+
+
+class ValidationFailed(DomainError):
+    status = 422
+    code = "validation_error"
+
+    def __init__(self, fields: dict[str, list[str]], message: str = "The request has invalid fields."):
+        super().__init__(message, fields=fields)

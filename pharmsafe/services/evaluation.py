@@ -1,0 +1,68 @@
+"""Evaluate a prescription: run every gate, record the decision, issue or reverse authorizations."""
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from pharmsafe import gates
+from pharmsafe.audit import append_event
+from pharmsafe.gates.results import Decision as GateDecision
+from pharmsafe.models import Authorization, Decision, Prescription
+from pharmsafe.services.authorizations import reverse_active
+from pharmsafe.services.context import Ctx
+from pharmsafe.services.errors import Conflict, NotFound
+from pharmsafe.services.facts import load_facts
+
+
+def get_prescription(ctx: Ctx, prescription_id: int, *, for_update: bool = False) -> Prescription:
+    rx = ctx.session.get(Prescription, prescription_id, with_for_update=for_update or None)
+    if rx is None:
+        raise NotFound(f"Prescription {prescription_id} does not exist.")
+    return rx
+
+
+def record_decision(ctx: Ctx, rx: Prescription, result: GateDecision, *, stage: str) -> Decision:
+    row = Decision(
+        prescription_id=rx.id, stage=stage, outcome=result.outcome, evaluated_at=result.evaluated_at,
+        evaluated_by=ctx.actor, policy_name=result.policy_name, policy_version=result.policy_version,
+        dispense_by=result.dispense_by, dispense_by_source=result.dispense_by_source,
+        gates=[g.to_dict() for g in result.gates], cited=sorted(result.cited_evidence()),
+    )
+    ctx.session.add(row)
+    ctx.session.flush()
+    append_event(ctx.session, action="decision.recorded", actor=ctx.actor, subject=f"decision:{row.id}",
+                 now=ctx.now, policy=result.policy_name,
+                 payload={"prescription_id": rx.id, "stage": stage, "outcome": result.outcome,
+                          "policy_version": result.policy_version, "dispense_by": result.dispense_by,
+                          "dispense_by_source": result.dispense_by_source,
+                          "gates": [g.to_dict() for g in result.gates]})
+    return row
+
+
+def run_gates(ctx: Ctx, rx: Prescription, **facts_kwargs) -> GateDecision:
+    facts = load_facts(ctx.session, rx, **facts_kwargs)
+    return gates.evaluate(facts, policy=ctx.policy(), now=ctx.now)
+
+
+def evaluate_prescription(ctx: Ctx, prescription_id: int) -> tuple[Decision, Authorization | None]:
+    rx = get_prescription(ctx, prescription_id, for_update=True)
+    if rx.status == "dispensed":
+        raise Conflict(f"Prescription {rx.id} has been dispensed and cannot be evaluated again.",
+                       code="already_dispensed")
+    result = run_gates(ctx, rx)
+    decision = record_decision(ctx, rx, result, stage="evaluation")
+    current = ctx.session.scalars(select(Authorization).where(Authorization.prescription_id == rx.id,
+                                                              Authorization.status == "active")
+                                  .with_for_update()).all()
+    reverse_active(ctx, current, "superseded", {"decision_id": decision.id})
+    auth = None
+    if result.authorized:
+        auth = Authorization(prescription_id=rx.id, decision_id=decision.id, pharmacy_id=rx.pharmacy_id,
+                             status="active", dispense_by=result.dispense_by, issued_at=ctx.now)
+        ctx.session.add(auth)
+        ctx.session.flush()
+        append_event(ctx.session, action="authorization.issued", actor=ctx.actor,
+                     subject=f"authorization:{auth.id}", now=ctx.now, policy=result.policy_name,
+                     payload={"prescription_id": rx.id, "decision_id": decision.id,
+                              "dispense_by": result.dispense_by, "pharmacy_id": rx.pharmacy_id})
+    rx.status = "authorized" if auth else "blocked"
+    return decision, auth

@@ -1,0 +1,84 @@
+"""Record evidence for a patient, and withdraw it (entered-in-error)."""
+from __future__ import annotations
+
+from typing import Any
+
+from pharmsafe.audit import append_event
+from pharmsafe.models import Attestation, LabResult, PregnancyTest
+from pharmsafe.services.authorizations import reverse_citing, reverse_for_patient
+from pharmsafe.services.context import Ctx
+from pharmsafe.gates import normalize_lab_test
+from pharmsafe.services.errors import Conflict, NotFound, ValidationFailed
+from pharmsafe.services.registry import get_patient
+from pharmsafe.services.validation import refuse_future_dates
+
+EVIDENCE_MODELS = {
+    "pregnancy-tests": PregnancyTest,
+    "lab-results": LabResult,
+    "attestations": Attestation,
+}
+
+
+def _record(ctx: Ctx, model, patient_id: int, data: dict[str, Any]):
+    get_patient(ctx, patient_id)
+    refuse_future_dates(ctx, data)
+    row = model(patient_id=patient_id, recorded_at=ctx.now, recorded_by=ctx.actor, **data)
+    ctx.session.add(row)
+    ctx.session.flush()
+    append_event(ctx.session, action="evidence.recorded", actor=ctx.actor,
+                 subject=f"{model.evidence_type}:{row.id}", now=ctx.now,
+                 payload={"patient_id": patient_id, "type": model.evidence_type, **data})
+    return row
+
+
+def record_pregnancy_test(ctx: Ctx, patient_id: int, data: dict[str, Any]) -> PregnancyTest:
+    test = _record(ctx, PregnancyTest, patient_id, data)
+    if test.result == "positive":
+        # Rulebook §2: a positive test reverses every active authorization of the patient at once.
+        reverse_for_patient(ctx, patient_id, "positive_pregnancy_test", {"evidence": f"pregnancy_test:{test.id}"})
+    return test
+
+
+# The LOINC code recorded when a result names its test instead of a code.
+DEFAULT_LOINC = {"ALT": "1742-6", "AST": "1920-8", "TRIGLYCERIDES": "2571-8", "TOTAL_CHOLESTEROL": "2093-3",
+                 "LDL": "13457-7"}
+
+
+def record_lab_result(ctx: Ctx, patient_id: int, data: dict[str, Any]) -> LabResult:
+    """The value is kept as the exact decimal text given; the test is stored by its canonical name."""
+    given = str(data["test"]).strip()
+    test = normalize_lab_test(given)
+    if test is None:
+        raise ValidationFailed({"test": ["Unknown test: use ALT, AST, TRIGLYCERIDES, TOTAL_CHOLESTEROL, LDL "
+                                         "or a LOINC code."]})
+    reference_upper = data.get("reference_upper")
+    row = dict(data, test=test, loinc=given if given[:1].isdigit() else DEFAULT_LOINC[test],
+               value=str(data["value"]), reference_upper=None if reference_upper is None else str(reference_upper))
+    return _record(ctx, LabResult, patient_id, row)
+
+
+def record_attestation(ctx: Ctx, patient_id: int, data: dict[str, Any]) -> Attestation:
+    return _record(ctx, Attestation, patient_id, data)
+
+
+def get_evidence(ctx: Ctx, collection: str, patient_id: int, evidence_id: int):
+    model = EVIDENCE_MODELS[collection]
+    row = ctx.session.get(model, evidence_id)
+    if row is None or row.patient_id != patient_id:
+        raise NotFound(f"Patient {patient_id} has no {model.evidence_type.replace('_', ' ')} {evidence_id}.")
+    return row
+
+
+def mark_entered_in_error(ctx: Ctx, collection: str, patient_id: int, evidence_id: int, reason: str):
+    get_patient(ctx, patient_id)
+    row = get_evidence(ctx, collection, patient_id, evidence_id)
+    if row.entered_in_error:
+        raise Conflict("This evidence is already marked entered-in-error.", code="already_entered_in_error")
+    row.entered_in_error_at = ctx.now
+    row.entered_in_error_reason = reason
+    ctx.session.flush()
+    ref = f"{row.evidence_type}:{row.id}"
+    append_event(ctx.session, action="evidence.entered_in_error", actor=ctx.actor, subject=ref, now=ctx.now,
+                 payload={"patient_id": patient_id, "reason": reason})
+    reverse_citing(ctx, patient_id, ref, "evidence_entered_in_error")
+    return row

@@ -1,0 +1,32 @@
+"""Submit a prescription and route it to one pharmacy."""
+from __future__ import annotations
+
+from typing import Any
+
+from pharmsafe import gates
+from pharmsafe.audit import append_event
+from pharmsafe.models import Patient, Pharmacy, Prescription
+from pharmsafe.services.context import Ctx
+from pharmsafe.services.errors import ValidationFailed
+from pharmsafe.services.validation import refuse_future_dates
+
+
+def submit_prescription(ctx: Ctx, prescriber_id: int, data: dict[str, Any]) -> Prescription:
+    refuse_future_dates(ctx, data)
+    errors: dict[str, list[str]] = {}
+    patient = ctx.session.get(Patient, data["patient_id"])
+    if patient is None or patient.prescriber_id != prescriber_id:
+        errors["patient_id"] = ["No patient of this prescriber has this id."]
+    if ctx.session.get(Pharmacy, data["pharmacy_id"]) is None:
+        errors["pharmacy_id"] = ["No pharmacy has this id."]
+    if not gates.is_isotretinoin(data["drug"], data.get("ndc")):
+        errors["drug"] = ["PharmSafe handles isotretinoin only; this drug is not handled by this program."]
+    if errors:
+        raise ValidationFailed(errors)
+    rx = Prescription(prescriber_id=prescriber_id, status="submitted", submitted_at=ctx.now,
+                      submitted_by=ctx.actor, **data)
+    ctx.session.add(rx)
+    ctx.session.flush()
+    append_event(ctx.session, action="prescription.submitted", actor=ctx.actor, subject=f"prescription:{rx.id}",
+                 now=ctx.now, payload={"prescriber_id": prescriber_id, **data})
+    return rx

@@ -1,0 +1,72 @@
+"""The request edge of the unit of work: one session per request, committed in one place.
+
+A request that answers below 400 commits; an error rolls back, unless the error itself was
+recorded (a refused dispense keeps its decision and audit event). A commit that fails on a
+constraint answers 409, never a 500 with a half-written change."""
+from __future__ import annotations
+
+from flask import Flask, current_app, g, has_request_context
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import Session
+
+from pharmsafe.services.context import Ctx
+
+
+def get_session() -> Session:
+    if "db" not in g:
+        g.db = current_app.extensions["pharmsafe"]["session_factory"]()
+    return g.db
+
+
+def now():
+    return current_app.extensions["pharmsafe"]["clock"].now()
+
+
+def make_ctx(actor: str) -> Ctx:
+    ext = current_app.extensions["pharmsafe"]
+    return Ctx(session=get_session(), actor=actor, now=ext["clock"].now(), config=ext["program"])
+
+
+def mark_persist() -> None:
+    g.persist_error = True
+
+
+def finish(response):
+    """Commit (or roll back) the request's session now; returns the response to send."""
+    session: Session | None = g.pop("db", None)
+    if session is None:
+        return response
+    try:
+        if response.status_code < 400 or g.pop("persist_error", False):
+            session.commit()
+        else:
+            session.rollback()
+    except IntegrityError:
+        session.rollback()
+        return _error(409, "conflict", "The change conflicts with the current state; reload and try again.")
+    except OperationalError:
+        session.rollback()
+        return _error(503, "unavailable", "The database is busy or unreachable; try again.")
+    finally:
+        session.close()
+    return response
+
+
+def _error(status, code, message):
+    from flask import make_response
+
+    from pharmsafe.errors import error_response
+
+    return make_response(error_response(status, code, message))
+
+
+def init_app(app: Flask) -> None:
+    app.after_request(finish)
+
+    @app.teardown_request
+    def _teardown(_exc):
+        if has_request_context():
+            session = g.pop("db", None)
+            if session is not None:
+                session.rollback()
+                session.close()

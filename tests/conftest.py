@@ -1,0 +1,89 @@
+"""Shared fixtures: an app on a real database built by the migrations, on SQLite always and on
+PostgreSQL when PHARMSAFE_TEST_DATABASE_URL is set; a fixed clock; API helpers."""
+from __future__ import annotations
+
+import os
+import shutil
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from pharmsafe import create_app
+from pharmsafe.clock import FixedClock
+from pharmsafe.migrations_state import upgrade
+
+PG_URL = os.environ.get("PHARMSAFE_TEST_DATABASE_URL")
+ENGINES = ["sqlite"] + (["postgresql"] if PG_URL else [])
+# 2026-11-26 10:00 in New York.
+DEFAULT_NOW = datetime(2026, 11, 26, 15, 0, tzinfo=timezone.utc)
+TEST_SETTINGS = {"ENV": "testing", "SECRET_KEY": "testing-secret-key-0123456789abcdef0123456789",
+                 "SCHEDULER": "off", "PROGRAM": "ipledge", "POLICY": "", "TIME_ZONE": "America/New_York"}
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory):
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_migrated():
+    if not PG_URL:
+        return None
+    engine = create_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+    upgrade(PG_URL)
+    return PG_URL
+
+
+def _truncate_pg(url: str) -> None:
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        tables = [r[0] for r in conn.execute(text(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"))]
+        conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=ENGINES)
+def db_url(request, tmp_path):
+    if request.param == "sqlite":
+        path = tmp_path / "pharmsafe.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        return f"sqlite:///{path}"
+    url = request.getfixturevalue("pg_migrated")
+    _truncate_pg(url)
+    return url
+
+
+@pytest.fixture
+def clock():
+    return FixedClock(DEFAULT_NOW)
+
+
+@pytest.fixture
+def settings(db_url):
+    return dict(TEST_SETTINGS, DATABASE_URL=db_url)
+
+
+@pytest.fixture
+def app(settings, clock):
+    app = create_app(settings, clock=clock)
+    yield app
+    app.extensions["pharmsafe"]["engine"].dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def session(app):
+    with app.extensions["pharmsafe"]["session_factory"]() as s:
+        yield s
