@@ -26,9 +26,13 @@ def make_app(**overrides):
     from pharmsafe import create_app
 
     try:
-        return create_app(overrides or None)
+        app = create_app(overrides or None)
     except ConfigError as exc:
         fail(str(exc))
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None:
+        ctx.call_on_close(app.extensions["pharmsafe"]["engine"].dispose)
+    return app
 
 
 def require_migrated(app) -> None:

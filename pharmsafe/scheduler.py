@@ -11,6 +11,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
 
 from pharmsafe.audit.verify import record_checkpoint
+from pharmsafe.clock import utcnow
 from pharmsafe.models import SchedulerHeartbeat
 from pharmsafe.services.authorizations import expire_stale_authorizations
 from pharmsafe.services.context import Ctx
@@ -74,10 +75,11 @@ def build_scheduler(app: Flask, *, blocking: bool = False):
     defaults = {"coalesce": True, "max_instances": 1}
     scheduler = (BlockingScheduler if blocking else BackgroundScheduler)(job_defaults=defaults, timezone="UTC")
     interval = settings["EXPIRY_INTERVAL_SECONDS"]
+    start = utcnow()  # the first sweep and heartbeat run at once, not one interval after start-up
     scheduler.add_job(_safely(run_expiry_sweep, app), "interval", seconds=interval, id="expiry",
-                      misfire_grace_time=interval)
+                      misfire_grace_time=interval, next_run_time=start)
     scheduler.add_job(_safely(write_heartbeat, app), "interval", seconds=settings["HEARTBEAT_INTERVAL_SECONDS"],
-                      id="heartbeat", misfire_grace_time=settings["HEARTBEAT_INTERVAL_SECONDS"])
+                      id="heartbeat", misfire_grace_time=settings["HEARTBEAT_INTERVAL_SECONDS"], next_run_time=start)
     scheduler.add_job(_safely(write_checkpoint, app), "interval", seconds=settings["CHECKPOINT_INTERVAL_SECONDS"],
                       id="checkpoint", misfire_grace_time=settings["CHECKPOINT_INTERVAL_SECONDS"])
     return scheduler

@@ -1,0 +1,114 @@
+"""The hash chain detects edits, deletions, reordering, forged rows and truncation, on every engine."""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import text
+
+from pharmsafe.audit import AuditImmutableError, append_event
+from pharmsafe.audit.chain import compute_hash
+from pharmsafe.audit.verify import record_checkpoint, verify_chain
+from pharmsafe.models import AuditEvent
+
+T0 = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def chain(session):
+    for i in range(6):
+        append_event(session, action="evidence.recorded", actor="user:1", subject=f"pregnancy_test:{i + 1}",
+                     now=T0 + timedelta(seconds=i), payload={"n": i})
+    session.commit()
+    return session
+
+
+def tamper(session, *statements: str) -> None:
+    """Write beneath the guards, as someone with direct database access would."""
+    session.rollback()
+    conn = session.connection()
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("DROP TRIGGER IF EXISTS audit_events_no_update")
+        conn.exec_driver_sql("DROP TRIGGER IF EXISTS audit_events_no_delete")
+    else:
+        conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+    for statement in statements:
+        conn.execute(text(statement))
+    session.commit()
+
+
+def test_intact_chain_verifies(chain):
+    result = verify_chain(chain)
+    assert result.intact and result.events == 6 and result.first_broken is None
+    assert result.head == chain.get(AuditEvent, 6).hash
+
+
+def test_edited_payload_is_detected(chain):
+    tamper(chain, "UPDATE audit_events SET payload = '{\"n\": 99}' WHERE id = 3")
+    result = verify_chain(chain)
+    assert not result.intact and result.first_broken == 3
+
+
+def test_deleted_middle_row_is_detected(chain):
+    tamper(chain, "DELETE FROM audit_events WHERE id = 4")
+    result = verify_chain(chain)
+    assert not result.intact and result.first_broken == 4
+
+
+def test_reordered_rows_are_detected(chain):
+    # Swap the contents of events 2 and 3 (ids stay in place).
+    tamper(chain,
+           "UPDATE audit_events SET id = 1002 WHERE id = 2",
+           "UPDATE audit_events SET id = 2 WHERE id = 3",
+           "UPDATE audit_events SET id = 3 WHERE id = 1002")
+    result = verify_chain(chain)
+    assert not result.intact and result.first_broken == 2
+
+
+def test_forged_row_is_detected(chain):
+    prev = chain.get(AuditEvent, 6).hash
+    tamper(chain, "INSERT INTO audit_events (id, occurred_at, action, actor, subject, policy, payload, prev_hash, hash) "
+                  f"VALUES (7, '2026-11-26 12:00:10', 'dispense.recorded', 'user:1', 'dispense:1', NULL, '{{}}', "
+                  f"'{prev}', '{'ab' * 32}')")
+    result = verify_chain(chain)
+    assert not result.intact and result.first_broken == 7
+
+
+def test_forged_row_inserted_by_renumbering_is_detected(chain):
+    tamper(chain, *[f"UPDATE audit_events SET id = {i + 100} WHERE id = {i}" for i in range(6, 3, -1)],
+           *[f"UPDATE audit_events SET id = {i + 1} WHERE id = {i + 100}" for i in range(6, 3, -1)])
+    prev = chain.execute(text("SELECT hash FROM audit_events WHERE id = 3")).scalar()
+    forged = compute_hash(id=4, occurred_at=T0, action="dispense.recorded", actor="user:1", subject="dispense:9",
+                          policy=None, payload="{}", prev_hash=prev)
+    tamper(chain, "INSERT INTO audit_events (id, occurred_at, action, actor, subject, policy, payload, prev_hash, hash) "
+                  f"VALUES (4, '2026-11-26 12:00:00', 'dispense.recorded', 'user:1', 'dispense:9', NULL, '{{}}', "
+                  f"'{prev}', '{forged}')")
+    result = verify_chain(chain)
+    assert not result.intact and result.first_broken == 5
+
+
+def test_truncation_after_a_checkpoint_is_detected(chain):
+    record_checkpoint(chain, actor="system:cli", now=T0 + timedelta(minutes=1))
+    append_event(chain, action="user.login", actor="user:1", subject="user:1", now=T0 + timedelta(minutes=2))
+    chain.commit()
+    assert verify_chain(chain).intact
+    tamper(chain, "DELETE FROM audit_events WHERE id >= 6")
+    result = verify_chain(chain)
+    assert not result.intact and result.first_broken == 6
+
+
+def test_orm_refuses_update_and_delete(chain):
+    event = chain.get(AuditEvent, 2)
+    event.action = "forged"
+    with pytest.raises(AuditImmutableError):
+        chain.flush()
+    chain.rollback()
+    chain.delete(chain.get(AuditEvent, 2))
+    with pytest.raises(AuditImmutableError):
+        chain.flush()
+    chain.rollback()
+    from sqlalchemy import delete, update
+    with pytest.raises(AuditImmutableError):
+        chain.execute(update(AuditEvent).values(action="x"))
+    with pytest.raises(AuditImmutableError):
+        chain.execute(delete(AuditEvent))

@@ -1,0 +1,72 @@
+"""Expiry over time, with an injected clock: the first sweep after dispense_by expires, not before."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from pharmsafe.models import AuditEvent
+from pharmsafe.scheduler import run_expiry_sweep, write_checkpoint, write_heartbeat
+from tests.support import World
+
+DISPENSE_BY = datetime(2026, 12, 1, 4, 59, 59, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def world(app, client):
+    return World(app, client)
+
+
+def expired_events(app) -> int:
+    with app.extensions["pharmsafe"]["session_factory"]() as s:
+        return s.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "authorization.expired"))
+
+
+def test_sweep_expires_after_dispense_by_and_not_before(world, app, clock):
+    rph, *_, decision = world.authorized()
+    auth_id = decision["authorization"]["id"]
+    assert decision["dispense_by"] == "2026-12-01T04:59:59Z"
+    clock.set(datetime(2026, 12, 1, 4, 59, 59, 999999, tzinfo=timezone.utc))
+    assert run_expiry_sweep(app) == 0
+    assert rph.ok("GET", f"/authorizations/{auth_id}")["status"] == "active"
+    clock.set(datetime(2026, 12, 1, 5, 0, 0, tzinfo=timezone.utc))
+    assert run_expiry_sweep(app) == 1
+    assert rph.ok("GET", f"/authorizations/{auth_id}")["status"] == "expired"
+    assert rph.ok("GET", f"/prescriptions/{decision['prescription_id']}")["status"] == "expired"
+    # Idempotent: a second sweep changes nothing and writes no second event.
+    assert run_expiry_sweep(app) == 0
+    assert expired_events(app) == 1
+    with app.extensions["pharmsafe"]["session_factory"]() as s:
+        event = s.scalars(select(AuditEvent).where(AuditEvent.action == "authorization.expired")).one()
+        assert event.actor == "system:scheduler" and event.subject == f"authorization:{auth_id}"
+
+
+def test_sweep_works_in_chunks(world, app, clock, settings):
+    app.config["PHARMSAFE"]["EXPIRY_CHUNK_SIZE"] = 2
+    ids = [world.authorized()[-1]["authorization"]["id"] for _ in range(5)]
+    clock.set(datetime(2026, 12, 2, tzinfo=timezone.utc))
+    assert run_expiry_sweep(app) == 5
+    assert expired_events(app) == 5
+    assert len(ids) == 5
+
+
+def test_positive_test_after_issue_reverses_before_any_sweep(world, app, clock):
+    rph, doc, patient, rx, decision = world.authorized()
+    doc.ok("POST", f"/patients/{patient['id']}/pregnancy-tests",
+           {"specimen_collected_on": world.day(0), "result": "positive", "specimen": "urine", "setting": "home"})
+    assert rph.ok("GET", f"/authorizations/{decision['authorization']['id']}")["status"] == "reversed"
+    clock.set(datetime(2026, 12, 2, tzinfo=timezone.utc))
+    assert run_expiry_sweep(app) == 0
+
+
+def test_heartbeat_and_checkpoint_jobs(app, client, clock):
+    write_heartbeat(app)
+    write_checkpoint(app)
+    write_heartbeat(app)
+    clock.set(datetime(2026, 11, 26, 15, 1, tzinfo=timezone.utc))
+    body = client.get("/readyz").get_json()
+    assert body["scheduler_heartbeat_age_seconds"] == 60.0
+    with app.extensions["pharmsafe"]["session_factory"]() as s:
+        actions = s.scalars(select(AuditEvent.action)).all()
+    assert actions == ["audit.checkpoint"]
