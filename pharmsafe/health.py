@@ -30,10 +30,6 @@ def readyz():
             beat = conn.execute(select(SchedulerHeartbeat.beat_at).order_by(SchedulerHeartbeat.beat_at.desc())
                                 .limit(1)).scalar()
             if beat is not None:
-                from pharmsafe.models.types import UTCDateTime  # noqa: F401  (values come back aware)
-                if beat.tzinfo is None:
-                    from datetime import timezone
-                    beat = beat.replace(tzinfo=timezone.utc)
                 body["scheduler_heartbeat_age_seconds"] = round((now() - beat).total_seconds(), 1)
     except Exception as exc:  # readiness reports; it never raises
         body["error"] = type(exc).__name__

@@ -1,15 +1,14 @@
 """The audit trail for auditors: list, verify, export."""
 from __future__ import annotations
 
-from flask import Response, jsonify, stream_with_context
+from flask import Response, current_app, jsonify, stream_with_context
 
 from pharmsafe.api import api_bp
-from pharmsafe.api.common import ctx, load_query, roles
+from pharmsafe.api.common import ctx, load_query, paginate, roles
 from pharmsafe.audit import append_event, event_to_dict
 from pharmsafe.audit.export import EXPORT_FORMATS, export_rows
 from pharmsafe.audit.query import filtered_events, parse_filters
 from pharmsafe.audit.verify import verify_chain
-from pharmsafe.api.common import paginate
 from pharmsafe.models import AuditEvent
 from pharmsafe.schemas.audit import AuditQuery
 from pharmsafe.transactions import get_session
@@ -41,7 +40,7 @@ def export_audit_events():
     append_event(c.session, action="audit.exported", actor=c.actor, subject="audit:export", now=c.now,
                  payload={"format": fmt, **{k: v for k, v in query.items() if k != "format"}})
     c.session.commit()
-    factory = __import__("flask").current_app.extensions["pharmsafe"]["session_factory"]
+    factory = current_app.extensions["pharmsafe"]["session_factory"]
     mimetype, extension = EXPORT_FORMATS[fmt]
     response = Response(stream_with_context(export_rows(factory, filters, fmt)), mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="audit-events.{extension}"'

@@ -1,0 +1,101 @@
+"""The audit API: filters, cursor paging, streamed exports, verification."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from pharmsafe.audit.export import neutralise
+from tests.support import World
+
+
+@pytest.fixture
+def world(app, client):
+    return World(app, client)
+
+
+@pytest.fixture
+def dispensed(world):
+    rph, doc, patient, rx, decision = world.authorized()
+    dispense = rph.ok("POST", f"/authorizations/{decision['authorization']['id']}/dispense",
+                      {"quantity": 60, "rma_number": "=HYPERLINK(1)"})
+    _, auditor = world.user("auditor")
+    return auditor, dispense, decision
+
+
+def test_csv_export_is_an_attachment_with_the_dispense(dispensed):
+    auditor, dispense, _ = dispensed
+    resp = auditor.get("/audit-events/export?format=csv")
+    assert resp.status_code == 200
+    assert resp.headers["Content-Disposition"].startswith("attachment;")
+    rows = list(csv.DictReader(io.StringIO(resp.get_data(as_text=True))))
+    dispenses = [r for r in rows if r["action"] == "dispense.recorded"]
+    assert len(dispenses) == 1 and dispenses[0]["subject"] == f"dispense:{dispense['id']}"
+    assert json.loads(dispenses[0]["payload"])["rma_number"] == "=HYPERLINK(1)"
+
+
+@pytest.mark.parametrize("cell,expected", [
+    ("=1+1", "'=1+1"), ("+1", "'+1"), ("-1", "'-1"), ("@x", "'@x"), ("\tx", "'\tx"), ("\rx", "'\rx"),
+    ("ok", "ok"), ("", ""),
+])
+def test_csv_cells_are_neutralised(cell, expected):
+    assert neutralise(cell) == expected
+
+
+def test_ndjson_and_fhir_exports(dispensed):
+    auditor, dispense, _ = dispensed
+    nd = auditor.get("/audit-events/export?format=ndjson&action=dispense.recorded")
+    events = [json.loads(line) for line in nd.get_data(as_text=True).splitlines()]
+    assert [e["subject"] for e in events] == [f"dispense:{dispense['id']}"]
+    assert set(events[0]) == {"id", "occurred_at", "action", "actor", "subject", "policy", "payload", "prev_hash", "hash"}
+    fhir = auditor.get("/audit-events/export?format=fhir&action=dispense.recorded")
+    resources = [json.loads(line) for line in fhir.get_data(as_text=True).splitlines()]
+    assert resources[0]["resourceType"] == "AuditEvent"
+    assert resources[0]["entity"][0]["what"]["identifier"]["value"] == f"dispense:{dispense['id']}"
+    for required in ("type", "recorded", "agent", "source"):
+        assert required in resources[0]
+
+
+def test_export_is_itself_audited(dispensed):
+    auditor, *_ = dispensed
+    auditor.get("/audit-events/export?format=csv")
+    page = auditor.ok("GET", "/audit-events?action=audit.exported")
+    assert len(page["items"]) == 1 and page["items"][0]["payload"]["format"] == "csv"
+
+
+def test_filters_and_cursor(dispensed):
+    auditor, _, decision = dispensed
+    auth_id = decision["authorization"]["id"]
+    page = auditor.ok("GET", f"/audit-events?subject=authorization:{auth_id}")
+    assert [e["action"] for e in page["items"]] == ["authorization.issued"]
+    seen, url = [], "/audit-events"
+    while url:
+        page = auditor.ok("GET", url)
+        seen.extend(e["id"] for e in page["items"])
+        url = f"/audit-events?cursor={page['next']}" if page["next"] else None
+    assert seen == sorted(seen, reverse=True) and len(seen) == len(set(seen))
+    assert auditor.ok("GET", "/audit-events?since=2026-11-27")["items"] == []
+    assert auditor.ok("GET", "/audit-events?until=2026-11-25")["items"] == []
+    assert len(auditor.ok("GET", "/audit-events?since=2026-11-26&until=2026-11-26")["items"]) > 0
+    assert auditor.get("/audit-events?since=yesterday").status_code == 422
+    assert auditor.get("/audit-events?cursor=garbage").status_code == 422
+
+
+def test_only_auditors_and_admins_read_the_trail(world, dispensed):
+    _, rph = world.pharmacist_api()
+    for path in ("/audit-events", "/audit-events/export?format=csv", "/audit-events/verification"):
+        assert rph.get(path).status_code == 403
+        assert world.anon.get(path).status_code == 401
+        assert world.admin.get(path).status_code == 200
+
+
+def test_lists_page_fifty_at_a_time_newest_first(world):
+    created = [world.pharmacy()["id"] for _ in range(53)]
+    first = world.admin.ok("GET", "/pharmacies")
+    assert len(first["items"]) == 50 and first["next"]
+    second = world.admin.ok("GET", f"/pharmacies?cursor={first['next']}")
+    assert second["next"] is None
+    ids = [p["id"] for p in first["items"] + second["items"]]
+    assert ids == sorted(created, reverse=True)
