@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import jsonify
 
 from pharmsafe.api import api_bp
-from pharmsafe.api.access import require_patient_access
+from pharmsafe.services.access import require_patient_access
 from pharmsafe.api.common import current_user, ctx, load_body, roles
 from pharmsafe.schemas.evidence import (AttestationIn, AttestationOut, LabResultIn, LabResultOut, PregnancyTestIn,
                                         PregnancyTestOut, ReasonIn)

@@ -5,7 +5,7 @@ from flask import jsonify
 from sqlalchemy import select
 
 from pharmsafe.api import api_bp
-from pharmsafe.api.access import require_pharmacy, require_prescription_access, visible_prescriptions
+from pharmsafe.services.access import require_pharmacy, require_prescription_access, visible_prescriptions
 from pharmsafe.api.common import current_user, ctx, load_body, load_query, paginate, roles
 from pharmsafe.api.idempotency import idempotent
 from pharmsafe.models import Authorization, Decision, Prescription

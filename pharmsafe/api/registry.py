@@ -5,7 +5,7 @@ from flask import jsonify, request
 from sqlalchemy import select
 
 from pharmsafe.api import api_bp
-from pharmsafe.api.access import require_patient_access, visible_patients
+from pharmsafe.services.access import require_patient_access, visible_patients
 from pharmsafe.api.common import current_user, ctx, load_body, paginate, roles
 from pharmsafe.models import Attestation, Dispense, LabResult, Patient, Pharmacy, PregnancyTest, Prescriber
 from pharmsafe.schemas.evidence import AttestationOut, LabResultOut, PregnancyTestOut
