@@ -166,15 +166,18 @@ def serve(host, port, workers):
 @main.command()
 def scheduler():
     """Run the scheduler alone, in the foreground."""
-    from pharmsafe.scheduler import build_scheduler
+    import signal
+    import threading
+
+    from pharmsafe.scheduler import run_scheduler
 
     app = make_app()
     require_migrated(app)
-    click.echo("Scheduler running; Ctrl-C stops it.")
-    try:
-        build_scheduler(app, blocking=True).start()
-    except (KeyboardInterrupt, SystemExit):
-        pass
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    click.echo("Scheduler started; it runs jobs while it holds the leader lock. Ctrl-C stops it.")
+    run_scheduler(app, stop)
 
 
 @main.group()

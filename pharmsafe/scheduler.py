@@ -1,17 +1,21 @@
 """APScheduler setup and jobs. Jobs call services; they hold no rules and read time via the clock.
 
-Each job is its own edge: it opens a session, calls a service, commits. Every job is idempotent."""
+Each job is its own edge: it opens a session, calls a service, commits. Every job is idempotent, and
+a leader lock (pharmsafe.leader) keeps one scheduler active among several processes or hosts."""
 from __future__ import annotations
 
 import logging
+import os
 import socket
+import threading
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from apscheduler.schedulers.blocking import BlockingScheduler
 from flask import Flask
+from sqlalchemy import select
 
 from pharmsafe.audit.verify import record_checkpoint
 from pharmsafe.clock import utcnow
+from pharmsafe.leader import leader_lock
 from pharmsafe.models import SchedulerHeartbeat
 from pharmsafe.services.authorizations import expire_stale_authorizations
 from pharmsafe.services.context import Ctx
@@ -39,18 +43,6 @@ def run_expiry_sweep(app: Flask, *, actor: str = ACTOR) -> int:
             return total
 
 
-def write_heartbeat(app: Flask, name: str = "scheduler") -> None:
-    ext = _ext(app)
-    with ext["session_factory"]() as session:
-        beat = session.get(SchedulerHeartbeat, name)
-        now = ext["clock"].now()
-        if beat is None:
-            session.add(SchedulerHeartbeat(name=name, beat_at=now, host=socket.gethostname()))
-        else:
-            beat.beat_at, beat.host = now, socket.gethostname()
-        session.commit()
-
-
 def write_checkpoint(app: Flask, *, actor: str = ACTOR) -> None:
     ext = _ext(app)
     with ext["session_factory"]() as session:
@@ -58,28 +50,79 @@ def write_checkpoint(app: Flask, *, actor: str = ACTOR) -> None:
         session.commit()
 
 
-def _safely(job, app: Flask):
+def write_heartbeat(app: Flask) -> None:
+    """Nothing to do but be recorded: its row's age is the scheduler's liveness."""
+
+
+def record_run(app: Flask, name: str) -> None:
+    ext = _ext(app)
+    with ext["session_factory"]() as session:
+        row = session.scalar(select(SchedulerHeartbeat).where(SchedulerHeartbeat.name == name).with_for_update())
+        now, host = ext["clock"].now(), f"{socket.gethostname()}:{os.getpid()}"
+        if row is None:
+            session.add(SchedulerHeartbeat(name=name, beat_at=now, host=host, runs=1))
+        else:
+            row.beat_at, row.host, row.runs = now, host, row.runs + 1
+        session.commit()
+
+
+JOBS = {"expiry": run_expiry_sweep, "heartbeat": write_heartbeat, "checkpoint": write_checkpoint}
+
+
+def _job(app: Flask, name: str):
     def run():
         try:
-            job(app)
-        except Exception:  # a failed run is logged and retried at the next interval
-            log.exception("scheduler job %s failed", job.__name__)
-    run.__name__ = job.__name__
+            JOBS[name](app)
+            record_run(app, name)
+        except Exception:  # logged; the next interval tries again
+            log.exception("scheduler job %s failed", name)
+    run.__name__ = f"pharmsafe_{name}"
     return run
 
 
-def build_scheduler(app: Flask, *, blocking: bool = False):
+def build_scheduler(app: Flask) -> BackgroundScheduler:
     settings = app.config["PHARMSAFE"]
-    # One instance of each job at a time; runs missed while busy coalesce into one; a run late by
-    # more than its interval is skipped, since the next one does the same work.
-    defaults = {"coalesce": True, "max_instances": 1}
-    scheduler = (BlockingScheduler if blocking else BackgroundScheduler)(job_defaults=defaults, timezone="UTC")
-    interval = settings["EXPIRY_INTERVAL_SECONDS"]
+    # One instance of each job at a time (max_instances); runs missed while busy or paused collapse
+    # into one (coalesce); a run later than one interval is dropped, since the next does the same work.
+    scheduler = BackgroundScheduler(job_defaults={"coalesce": True, "max_instances": 1}, timezone="UTC")
     start = utcnow()  # the first sweep and heartbeat run at once, not one interval after start-up
-    scheduler.add_job(_safely(run_expiry_sweep, app), "interval", seconds=interval, id="expiry",
-                      misfire_grace_time=interval, next_run_time=start)
-    scheduler.add_job(_safely(write_heartbeat, app), "interval", seconds=settings["HEARTBEAT_INTERVAL_SECONDS"],
-                      id="heartbeat", misfire_grace_time=settings["HEARTBEAT_INTERVAL_SECONDS"], next_run_time=start)
-    scheduler.add_job(_safely(write_checkpoint, app), "interval", seconds=settings["CHECKPOINT_INTERVAL_SECONDS"],
-                      id="checkpoint", misfire_grace_time=settings["CHECKPOINT_INTERVAL_SECONDS"])
+    for name, key, first in (("expiry", "EXPIRY_INTERVAL_SECONDS", start), ("heartbeat", "HEARTBEAT_INTERVAL_SECONDS", start),
+                             ("checkpoint", "CHECKPOINT_INTERVAL_SECONDS", None)):
+        seconds = settings[key]
+        options = {"next_run_time": first} if first else {}
+        scheduler.add_job(_job(app, name), "interval", seconds=seconds, id=name, misfire_grace_time=seconds,
+                          **options)
     return scheduler
+
+
+def run_scheduler(app: Flask, stop: threading.Event, *, poll_seconds: float | None = None) -> None:
+    """Run the jobs while this process holds the leader lock; follow (idle) otherwise.
+
+    Followers poll at half the expiry interval (at most 10 s), so one takes over within two
+    intervals of the leader's death."""
+    settings = app.config["PHARMSAFE"]
+    poll = poll_seconds or max(0.2, min(settings["EXPIRY_INTERVAL_SECONDS"] / 2, 10))
+    lock = leader_lock(settings["DATABASE_URL"])
+    scheduler = build_scheduler(app)
+    leading = False
+    # Started by `pharmsafe serve`: stop when that process is gone, even if it could not say so.
+    parent = os.environ.get("PHARMSAFE_SCHEDULER_PARENT")
+    try:
+        while not stop.is_set():
+            if parent and str(os.getppid()) != parent:
+                log.warning("the serving process is gone; the embedded scheduler stops")
+                break
+            held = lock.hold()
+            if held and not leading:
+                log.info("scheduler leads (pid %s)", os.getpid())
+                scheduler.resume() if scheduler.running else scheduler.start()
+                leading = True
+            elif not held and leading:
+                log.warning("scheduler lost the leader lock; pausing")
+                scheduler.pause()
+                leading = False
+            stop.wait(poll)
+    finally:
+        if scheduler.running:
+            scheduler.shutdown(wait=True)
+        lock.release()

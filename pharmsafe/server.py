@@ -2,6 +2,7 @@
 beside it (started by the gunicorn master, so there is one however many workers run)."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -28,7 +29,8 @@ def serve(*, host: str, port: int, workers: int, embedded_scheduler: bool) -> No
 
     def on_starting(_arbiter):
         if embedded_scheduler:
-            state["scheduler"] = subprocess.Popen([sys.executable, "-m", "pharmsafe.cli", "scheduler"])
+            env = dict(os.environ, PHARMSAFE_SCHEDULER_PARENT=str(os.getpid()))
+            state["scheduler"] = subprocess.Popen([sys.executable, "-m", "pharmsafe.cli", "scheduler"], env=env)
 
     def on_exit(_arbiter):
         proc = state.get("scheduler")

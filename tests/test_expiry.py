@@ -6,8 +6,8 @@ from datetime import datetime, timezone
 import pytest
 from sqlalchemy import func, select
 
-from pharmsafe.models import AuditEvent
-from pharmsafe.scheduler import run_expiry_sweep, write_checkpoint, write_heartbeat
+from pharmsafe.models import AuditEvent, SchedulerHeartbeat
+from pharmsafe.scheduler import _job, run_expiry_sweep
 from tests.support import World
 
 DISPENSE_BY = datetime(2026, 12, 1, 4, 59, 59, tzinfo=timezone.utc)
@@ -60,13 +60,16 @@ def test_positive_test_after_issue_reverses_before_any_sweep(world, app, clock):
     assert run_expiry_sweep(app) == 0
 
 
-def test_heartbeat_and_checkpoint_jobs(app, client, clock):
-    write_heartbeat(app)
-    write_checkpoint(app)
-    write_heartbeat(app)
+def test_jobs_record_their_runs_and_readyz_reports_the_heartbeat_age(app, client, clock):
+    assert client.get("/readyz").get_json()["scheduler_heartbeat_age_seconds"] is None
+    _job(app, "heartbeat")()
+    _job(app, "checkpoint")()
+    _job(app, "heartbeat")()
     clock.set(datetime(2026, 11, 26, 15, 1, tzinfo=timezone.utc))
     body = client.get("/readyz").get_json()
-    assert body["scheduler_heartbeat_age_seconds"] == 60.0
+    assert body["status"] == "ready" and body["scheduler_heartbeat_age_seconds"] == 60.0
     with app.extensions["pharmsafe"]["session_factory"]() as s:
         actions = s.scalars(select(AuditEvent.action)).all()
+        runs = dict(s.execute(select(SchedulerHeartbeat.name, SchedulerHeartbeat.runs)).all())
     assert actions == ["audit.checkpoint"]
+    assert runs == {"heartbeat": 2, "checkpoint": 1}

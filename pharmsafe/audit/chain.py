@@ -12,7 +12,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import event, select, text
+from sqlalchemy import event, insert, select, text
 from sqlalchemy.orm import Session
 
 from pharmsafe.models import AuditEvent
@@ -96,6 +96,27 @@ def append_event(session: Session, *, action: str, actor: str, subject: str, now
     session.add(ev)
     session.flush()
     return ev
+
+
+def append_events(session: Session, events: list[dict[str, Any]], *, actor: str, now: datetime) -> int:
+    """Append many events at once (one INSERT): each dict has action, subject, payload and policy.
+
+    The chain is the same as if each had been appended alone."""
+    if not events:
+        return 0
+    session.flush()
+    lock_chain(session)
+    head_id, prev_hash = chain_head(session)
+    occurred_at = now.astimezone(timezone.utc)
+    rows = []
+    for offset, event in enumerate(events, start=1):
+        row = {"id": head_id + offset, "occurred_at": occurred_at, "action": event["action"], "actor": actor,
+               "subject": event["subject"], "policy": event.get("policy"),
+               "payload": canonical_json(event.get("payload") or {}), "prev_hash": prev_hash}
+        row["hash"] = prev_hash = compute_hash(**row)
+        rows.append(row)
+    session.execute(insert(AuditEvent), rows)
+    return len(rows)
 
 
 def event_to_dict(ev: AuditEvent) -> dict[str, Any]:

@@ -40,8 +40,11 @@ class AuditCheckpoint(Base):
 
 
 class SchedulerHeartbeat(Base):
+    """One row per scheduler job: when it last ran, where, and how many times it has run."""
+
     __tablename__ = "scheduler_heartbeats"
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     beat_at: Mapped[datetime] = mapped_column(UTCDateTime())
     host: Mapped[str] = mapped_column(String(255))
+    runs: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), server_default="0")

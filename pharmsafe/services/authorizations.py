@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from pharmsafe.audit import append_event
+from pharmsafe.audit.chain import append_events
 from pharmsafe.models import Authorization, Decision, Prescription
 from pharmsafe.services.context import Ctx
 from pharmsafe.services.errors import Conflict, NotFound
@@ -93,20 +94,39 @@ def reverse_for_pharmacy(ctx: Ctx, pharmacy_id: int, reason: str) -> list[int]:
 
 
 def expire_stale_authorizations(ctx: Ctx, *, chunk_size: int = 500) -> int:
-    """Expire one chunk of active authorizations past their dispense_by; returns how many.
+    """Expire one chunk of active authorizations past their dispense_by; returns how many it expired.
 
-    The caller commits after each chunk (so a chunk holds the write lock briefly) and calls again
-    until it returns less than chunk_size. Rows locked by another sweeper are skipped, and the
-    status condition is re-checked, so two sweepers never expire (or audit) one row twice."""
+    Set-based: one SELECT of the chunk, one UPDATE of the authorizations, one of their prescriptions,
+    one INSERT of their audit events. The caller commits after each chunk (so a chunk holds the write
+    lock briefly) and calls again until it returns less than chunk_size (a smaller count means the
+    chunk was short, or another sweeper took some of it and will go on). Rows another sweeper has
+    locked are skipped and the UPDATE re-checks the status, so two sweepers never expire (or audit)
+    one authorization twice."""
     cutoff = ctx.now.replace(microsecond=0)
-    stmt = (select(Authorization).where(Authorization.status == "active", Authorization.dispense_by < cutoff)
-            .order_by(Authorization.dispense_by, Authorization.id).limit(chunk_size)
-            .with_for_update(skip_locked=True, of=Authorization))
-    auths = list(ctx.session.scalars(stmt).unique())
-    for auth in auths:
-        _close(ctx, auth, "expired", reason="dispense_by passed", action="authorization.expired",
-               payload={"dispense_by": auth.dispense_by})
-    return len(auths)
+    chunk = ctx.session.execute(
+        select(Authorization.id, Authorization.prescription_id, Authorization.dispense_by, Decision.policy_name)
+        .join(Decision, Decision.id == Authorization.decision_id)
+        .where(Authorization.status == "active", Authorization.dispense_by < cutoff)
+        .order_by(Authorization.dispense_by, Authorization.id).limit(chunk_size)
+        .with_for_update(skip_locked=True, of=Authorization)).all()
+    if not chunk:
+        return 0
+    expired_ids = set(ctx.session.scalars(
+        update(Authorization)
+        .where(Authorization.id.in_([row.id for row in chunk]), Authorization.status == "active")
+        .values(status="expired", closed_at=ctx.now)
+        .returning(Authorization.id)
+        .execution_options(synchronize_session=False)).all())
+    expired = [row for row in chunk if row.id in expired_ids]
+    ctx.session.execute(update(Prescription)
+                        .where(Prescription.id.in_([row.prescription_id for row in expired]))
+                        .values(status="expired").execution_options(synchronize_session=False))
+    append_events(ctx.session, [
+        {"action": "authorization.expired", "subject": f"authorization:{row.id}", "policy": row.policy_name,
+         "payload": {"prescription_id": row.prescription_id, "reason": "dispense_by passed",
+                     "dispense_by": row.dispense_by}}
+        for row in sorted(expired, key=lambda r: r.id)], actor=ctx.actor, now=ctx.now)
+    return len(expired)
 
 
 def latest_decision(ctx: Ctx, prescription_id: int) -> Decision | None:

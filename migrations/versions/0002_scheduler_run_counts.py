@@ -1,0 +1,23 @@
+"""scheduler job run counts
+
+Revision ID: 0002
+Revises: 0001
+"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = '0002'
+down_revision = '0001'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table('scheduler_heartbeats') as batch_op:
+        batch_op.add_column(sa.Column('runs', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'),
+                                      server_default='0', nullable=False))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table('scheduler_heartbeats') as batch_op:
+        batch_op.drop_column('runs')
