@@ -112,3 +112,45 @@ def test_orm_refuses_update_and_delete(chain):
         chain.execute(update(AuditEvent).values(action="x"))
     with pytest.raises(AuditImmutableError):
         chain.execute(delete(AuditEvent))
+
+
+@pytest.mark.parametrize("values", [
+    dict(id=1, action="a", actor="user:1", subject="s:1", policy=None, payload="{}", prev_hash="0" * 64),
+    dict(id=99, action='quo"te\\back', actor="system:cli", subject="ünï:ç", policy="ipledge-2026",
+         payload='{"name":"Zoë \\"Z\\"","n":[1,2]}', prev_hash="f" * 64),
+    dict(id=7, action="tab\tnew\nline", actor="\u2028", subject="\x01", policy="", payload="[]", prev_hash="a" * 64),
+])
+@pytest.mark.parametrize("instant", [T0, T0.replace(microsecond=123456)])
+def test_hash_is_sha256_of_the_canonical_json(values, instant):
+    import hashlib
+
+    from pharmsafe.audit.chain import canonical_json, format_instant
+
+    expected = hashlib.sha256(canonical_json(dict(values, occurred_at=format_instant(instant))).encode()).hexdigest()
+    assert compute_hash(occurred_at=instant, **values) == expected
+
+
+@pytest.mark.parametrize("raw,text_", [
+    ("2026-11-26 12:00:00.000000", "2026-11-26T12:00:00Z"),
+    ("2026-11-26 12:00:00.000120", "2026-11-26T12:00:00.000120Z"),
+    (datetime(2026, 11, 26, 7, 0, tzinfo=timezone(timedelta(hours=-5))), "2026-11-26T12:00:00Z"),
+])
+def test_instant_text_reads_both_engines(raw, text_):
+    from pharmsafe.audit.chain import instant_text
+
+    assert instant_text(raw) == text_
+
+
+def test_ndjson_line_equals_json_of_the_event(app, chain):
+    import json
+
+    from sqlalchemy import select
+
+    from pharmsafe.audit import event_to_dict
+    from pharmsafe.audit.export import export_rows
+    from pharmsafe.audit.query import AuditFilters
+
+    factory = app.extensions["pharmsafe"]["session_factory"]
+    lines = "".join(export_rows(factory, AuditFilters(), "ndjson")).splitlines()
+    events = chain.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
+    assert lines == [json.dumps(event_to_dict(e), ensure_ascii=False, separators=(",", ":")) for e in events]

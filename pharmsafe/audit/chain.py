@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from json.encoder import encode_basestring as _quote
 from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any
@@ -50,19 +51,30 @@ def format_instant(value: datetime) -> str:
     return value.isoformat(timespec=spec).replace("+00:00", "Z")
 
 
-def compute_hash(*, id: int, occurred_at: datetime, action: str, actor: str, subject: str,
+def compute_hash(*, id: int, occurred_at: datetime | str, action: str, actor: str, subject: str,
                  policy: str | None, payload: str, prev_hash: str) -> str:
-    body = canonical_json({
-        "id": id,
-        "occurred_at": format_instant(occurred_at),
-        "action": action,
-        "actor": actor,
-        "subject": subject,
-        "policy": policy,
-        "payload": payload,
-        "prev_hash": prev_hash,
-    })
+    """SHA-256 of the canonical JSON of the event's fields and the previous hash.
+
+    The body is written out by hand in sorted-key order because this runs once per event on every
+    verification; it is byte for byte what canonical_json gives for the same dict (a test holds the
+    two together)."""
+    instant = occurred_at if isinstance(occurred_at, str) else format_instant(occurred_at)
+    body = (f'{{"action":{_quote(action)},"actor":{_quote(actor)},"id":{int(id)},'
+            f'"occurred_at":{_quote(instant)},"payload":{_quote(payload)},'
+            f'"policy":{"null" if policy is None else _quote(policy)},"prev_hash":{_quote(prev_hash)},'
+            f'"subject":{_quote(subject)}}}')
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+def instant_text(value: datetime | str) -> str:
+    """format_instant for a value read straight from the driver: a datetime (PostgreSQL), or the
+    text SQLAlchemy writes to SQLite ("2026-11-01 00:00:00.000000", UTC)."""
+    if isinstance(value, datetime):
+        return format_instant(value if value.tzinfo else value.replace(tzinfo=timezone.utc))
+    if len(value) == 26 and value[10] == " " and value[19] == ".":
+        fraction = value[20:]
+        return f"{value[:10]}T{value[11:19]}{'' if fraction == '000000' else '.' + fraction}Z"
+    return format_instant(datetime.fromisoformat(value).replace(tzinfo=timezone.utc))
 
 
 def event_hash(ev: AuditEvent) -> str:

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pharmsafe.audit.chain import GENESIS_HASH, append_event, chain_head, compute_hash, lock_chain
+from pharmsafe.audit.chain import GENESIS_HASH, append_event, chain_head, compute_hash, instant_text, lock_chain
 from pharmsafe.models import AuditCheckpoint, AuditEvent
 
 BATCH = 5000
@@ -25,36 +25,45 @@ class Verification:
         return {"intact": self.intact, "events": self.events, "head": self.head, "first_broken": self.first_broken}
 
 
+RAW_SELECT = ("SELECT id, occurred_at, action, actor, subject, policy, payload, prev_hash, hash "
+              "FROM audit_events ORDER BY id")
+
+
 def verify_chain(session: Session) -> Verification:
-    """Walk the chain in id order, in batches (constant memory). An event is broken when its id is
+    """Walk the chain in id order, streamed (constant memory). An event is broken when its id is
     not the previous id + 1, its prev_hash is not the previous hash, or its hash does not match its
-    contents. Then the latest checkpoint must still be part of the chain."""
-    columns = (AuditEvent.id, AuditEvent.occurred_at, AuditEvent.action, AuditEvent.actor, AuditEvent.subject,
-               AuditEvent.policy, AuditEvent.payload, AuditEvent.prev_hash, AuditEvent.hash)
-    expected_id, prev_hash, count, after = 1, GENESIS_HASH, 0, 0
-    hashes_at: dict[int, str] = {}
+    contents. Then the latest checkpoint must still be part of the chain.
+
+    The rows are read as the driver gives them (no ORM, no type conversion): this is the hot loop
+    of every verification."""
     checkpoint = session.scalars(select(AuditCheckpoint).order_by(AuditCheckpoint.id.desc()).limit(1)).first()
-    while True:
-        rows = session.execute(select(*columns).where(AuditEvent.id > after).order_by(AuditEvent.id)
-                               .limit(BATCH)).all()
-        if not rows:
-            break
-        for row in rows:
-            if row.id != expected_id:
-                return Verification(False, count, prev_hash, expected_id if row.id > expected_id else row.id,
-                                    f"event {expected_id} is missing" if row.id > expected_id else "ids out of order")
-            if row.prev_hash != prev_hash:
-                return Verification(False, count, prev_hash, row.id, "prev_hash does not match the previous event")
-            recomputed = compute_hash(id=row.id, occurred_at=row.occurred_at, action=row.action, actor=row.actor,
-                                      subject=row.subject, policy=row.policy, payload=row.payload,
-                                      prev_hash=row.prev_hash)
-            if recomputed != row.hash:
-                return Verification(False, count, prev_hash, row.id, "contents do not match the hash")
-            if checkpoint is not None and row.id == checkpoint.head_event_id:
-                hashes_at[row.id] = row.hash
-            prev_hash, expected_id, count, after = row.hash, row.id + 1, count + 1, row.id
+    connection = session.connection().execution_options(stream_results=True, yield_per=BATCH)
+    rows = connection.exec_driver_sql(RAW_SELECT)
+    try:
+        return _walk(rows, checkpoint)
+    finally:
+        rows.close()
+
+
+def _walk(rows, checkpoint: AuditCheckpoint | None) -> Verification:
+    expected_id, prev_hash, count = 1, GENESIS_HASH, 0
+    checkpoint_id = checkpoint.head_event_id if checkpoint is not None else None
+    checkpoint_hash = None
+    for id_, occurred_at, action, actor, subject, policy, payload, row_prev, row_hash in rows:
+        if id_ != expected_id:
+            return Verification(False, count, prev_hash, expected_id if id_ > expected_id else id_,
+                                f"event {expected_id} is missing" if id_ > expected_id else "ids out of order")
+        if row_prev != prev_hash:
+            return Verification(False, count, prev_hash, id_, "prev_hash does not match the previous event")
+        recomputed = compute_hash(id=id_, occurred_at=instant_text(occurred_at), action=action, actor=actor,
+                                  subject=subject, policy=policy, payload=payload, prev_hash=row_prev)
+        if recomputed != row_hash:
+            return Verification(False, count, prev_hash, id_, "contents do not match the hash")
+        if id_ == checkpoint_id:
+            checkpoint_hash = row_hash
+        prev_hash, expected_id, count = row_hash, id_ + 1, count + 1
     if checkpoint is not None:
-        if count < checkpoint.event_count or hashes_at.get(checkpoint.head_event_id) != checkpoint.head_hash:
+        if count < checkpoint.event_count or checkpoint_hash != checkpoint.head_hash:
             return Verification(False, count, prev_hash, min(count + 1, checkpoint.head_event_id),
                                 f"the chain no longer reaches checkpoint {checkpoint.id} "
                                 f"({checkpoint.event_count} events, head {checkpoint.head_hash[:12]})")

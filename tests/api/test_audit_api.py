@@ -99,3 +99,11 @@ def test_lists_page_fifty_at_a_time_newest_first(world):
     assert second["next"] is None
     ids = [p["id"] for p in first["items"] + second["items"]]
     assert ids == sorted(created, reverse=True)
+
+
+@pytest.mark.parametrize("value", ['{"a":"b, c"}', "plain", "=SUM(A1)", "line\nbreak", 'quote " inside', "-1", ""])
+def test_csv_cells_read_back_with_the_csv_module(value):
+    from pharmsafe.audit.export import csv_cell
+
+    line = f"1,{csv_cell(value)},end\r\n"
+    assert next(csv.reader(io.StringIO(line))) == ["1", neutralise(value), "end"]
