@@ -10,7 +10,7 @@ from pharmsafe.audit.export import EXPORT_FORMATS, export_rows
 from pharmsafe.audit.query import filtered_events, parse_filters
 from pharmsafe.audit.verify import verify_chain
 from pharmsafe.models import AuditEvent
-from pharmsafe.schemas.audit import AuditQuery
+from pharmsafe.schemas.audit import AuditExportQuery, AuditQuery
 from pharmsafe.transactions import get_session
 
 
@@ -33,7 +33,7 @@ def verify_audit_events():
 @roles("auditor", "admin")
 def export_audit_events():
     c = ctx()
-    query = load_query(AuditQuery())
+    query = load_query(AuditExportQuery())
     fmt = query.get("format", "csv")
     filters = parse_filters(query, c.config.time_zone)
     # The export is recorded before streaming starts, in the request's own transaction.

@@ -7,7 +7,7 @@ import functools
 from typing import Any
 
 from flask import g, request
-from marshmallow import EXCLUDE, Schema, ValidationError
+from marshmallow import Schema, ValidationError
 from sqlalchemy import Select
 
 from pharmsafe.models import User
@@ -63,7 +63,11 @@ def load_body(schema: Schema, *, partial: bool = False) -> dict[str, Any]:
 
 
 def load_query(schema: Schema) -> dict[str, Any]:
-    return schema.load(request.args.to_dict(), unknown=EXCLUDE)
+    """Query parameters: unknown ones and repeated ones are refused like unknown body fields."""
+    repeated = [k for k, values in request.args.lists() if len(values) > 1]
+    if repeated:
+        raise ValidationError({k: ["Give this parameter once."] for k in repeated})
+    return schema.load(request.args.to_dict())
 
 
 def encode_cursor(last_id: int) -> str:

@@ -7,8 +7,9 @@ from flask import current_app, jsonify
 from marshmallow import Schema, fields
 
 from pharmsafe.api import api_bp
+from pharmsafe.routing import MAX_ID
 from pharmsafe.schemas import audit as a, evidence as e, prescriptions as p, registry as r, users as u
-from pharmsafe.schemas.common import ErrorSchema
+from pharmsafe.schemas.common import CURSOR_PATTERN, ErrorSchema
 
 
 def _page(item: type[Schema]) -> type[Schema]:
@@ -33,11 +34,13 @@ class PrescriberChangedOut(r.PrescriberOut):
     reversed_authorizations = fields.List(fields.Integer())
 
 
-ID = {"in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
-CURSOR = {"in": "query", "name": "cursor", "required": False, "schema": {"type": "string"}}
+ID = {"in": "path", "required": True, "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
+CURSOR = {"in": "query", "name": "cursor", "required": False,
+          "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": CURSOR_PATTERN}}
 AUDIT_FILTERS = [
-    {"in": "query", "name": name, "required": False, "schema": {"type": "string"}}
-    for name in ("since", "until", "action", "subject")
+    {"in": "query", "name": name, "required": False,
+     "schema": {"type": "string", "minLength": 1, "maxLength": size, "pattern": regex}}
+    for name, size, regex in a.AUDIT_FILTERS
 ]
 
 # (method, path, roles, summary, request schema, (status, response schema), parameters)
@@ -101,7 +104,8 @@ OPERATIONS = [
 
 ERRORS = {
     400: "Malformed JSON", 401: "No or bad token", 403: "Role or ownership", 404: "Unknown id",
-    409: "State conflict", 413: "Body over 1 MiB", 422: "Field validation",
+    405: "Method not allowed at this address", 409: "State conflict", 413: "Body over 1 MiB",
+    422: "Field validation", 503: "Database busy or unreachable; retry",
 }
 
 

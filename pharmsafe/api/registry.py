@@ -1,13 +1,14 @@
 """Pharmacies, prescribers, patients."""
 from __future__ import annotations
 
-from flask import jsonify, request
+from flask import jsonify
 from sqlalchemy import select
 
 from pharmsafe.api import api_bp
 from pharmsafe.services.access import require_patient_access, visible_patients
-from pharmsafe.api.common import current_user, ctx, load_body, paginate, roles
+from pharmsafe.api.common import current_user, ctx, load_body, load_query, paginate, roles
 from pharmsafe.models import Attestation, Dispense, LabResult, Patient, Pharmacy, PregnancyTest, Prescriber
+from pharmsafe.schemas.common import PageQuery
 from pharmsafe.schemas.evidence import AttestationOut, LabResultOut, PregnancyTestOut
 from pharmsafe.schemas.prescriptions import DispenseOut
 from pharmsafe.schemas.registry import (PatientIn, PatientOut, PatientPatch, PharmacyIn, PharmacyOut,
@@ -29,7 +30,7 @@ def create_pharmacy():
 @api_bp.get("/pharmacies")
 @roles(*ALL_ROLES)
 def list_pharmacies():
-    return jsonify(paginate(select(Pharmacy), Pharmacy.id, request.args.get("cursor"), PharmacyOut().dump))
+    return jsonify(paginate(select(Pharmacy), Pharmacy.id, load_query(PageQuery()).get("cursor"), PharmacyOut().dump))
 
 
 @api_bp.patch("/pharmacies/<int:pharmacy_id>")
@@ -51,7 +52,7 @@ def create_prescriber():
 @api_bp.get("/prescribers")
 @roles("admin", "pharmacist")
 def list_prescribers():
-    return jsonify(paginate(select(Prescriber), Prescriber.id, request.args.get("cursor"), PrescriberOut().dump))
+    return jsonify(paginate(select(Prescriber), Prescriber.id, load_query(PageQuery()).get("cursor"), PrescriberOut().dump))
 
 
 @api_bp.patch("/prescribers/<int:prescriber_id>")
@@ -80,7 +81,7 @@ def create_patient():
 @roles("admin", "prescriber", "pharmacist")
 def list_patients():
     stmt = select(Patient).where(visible_patients(current_user()))
-    return jsonify(paginate(stmt, Patient.id, request.args.get("cursor"), PatientOut().dump))
+    return jsonify(paginate(stmt, Patient.id, load_query(PageQuery()).get("cursor"), PatientOut().dump))
 
 
 def _patient_detail(patient: Patient) -> dict:

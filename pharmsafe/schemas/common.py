@@ -74,5 +74,10 @@ class ErrorSchema(Schema):
     error = fields.Nested(ErrorBody, required=True)
 
 
-class PageSchema(Schema):
-    next = fields.String(allow_none=True)
+CURSOR_PATTERN = r"^[A-Za-z0-9_-]+$"
+
+
+class PageQuery(Schema):
+    """?cursor= on every list."""
+    cursor = fields.String(validate=[validate.Length(min=1, max=200),
+                                     validate.Regexp(CURSOR_PATTERN, error="Not a cursor this API issued.")])

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from pharmsafe.schemas.common import Id, Instant, Number, StrictBoolean, Text, pattern
+from pharmsafe.schemas.common import Id, Instant, Number, PageQuery, StrictBoolean, Text, pattern
 
 NDC = pattern(r"^(\d{4}-\d{4}-\d{2}|\d{5}-\d{3}-\d{2}|\d{5}-\d{4}-\d{1}|\d{4}-\d{4}|\d{5}-\d{3}|\d{5}-\d{4}|\d{11})\Z",
               "Must be an NDC in the FDA's hyphenated form (for example 0245-0571-01) or 11 digits.")
@@ -22,9 +22,8 @@ class PrescriptionIn(Schema):
     first_of_course = StrictBoolean(allow_none=True)
 
 
-class PrescriptionQuery(Schema):
+class PrescriptionQuery(PageQuery):
     status = fields.String(validate=validate.OneOf(STATUSES))
-    cursor = fields.String()
 
 
 class DispenseIn(Schema):
