@@ -3,10 +3,10 @@ from pharmsafe.models.audit import AuditCheckpoint, AuditEvent, SchedulerHeartbe
 from pharmsafe.models.evidence import Attestation, LabResult, PregnancyTest
 from pharmsafe.models.prescriptions import Authorization, Decision, Dispense, Prescription
 from pharmsafe.models.registry import Patient, Pharmacy, Prescriber
-from pharmsafe.models.users import ApiToken, IdempotencyRecord, User
+from pharmsafe.models.users import ApiToken, IdempotencyRecord, LoginFailure, User
 
 __all__ = [
     "ApiToken", "Attestation", "AuditCheckpoint", "AuditEvent", "Authorization", "Decision",
-    "Dispense", "IdempotencyRecord", "LabResult", "Patient", "Pharmacy", "PregnancyTest",
+    "Dispense", "IdempotencyRecord", "LabResult", "LoginFailure", "Patient", "Pharmacy", "PregnancyTest",
     "Prescriber", "Prescription", "SchedulerHeartbeat", "User",
 ]
