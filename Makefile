@@ -4,7 +4,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export PHARMSAFE_CONFIG ?=
 
-.PHONY: run test install clean
+.PHONY: run test fuzz install clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "PharmSafe needs Python 3.11 or newer")'
@@ -25,6 +25,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# The long API fuzzing profile (the quick one runs inside `make test`).
+fuzz: $(STAMP)
+	PHARMSAFE_FUZZ_EXAMPLES=1000 $(BIN)/python -m pytest tests/fuzz
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

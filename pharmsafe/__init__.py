@@ -23,7 +23,11 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock=None) -> Flask:
 
 
 def _configure(app: Flask, settings: dict[str, Any]) -> None:
+    from pharmsafe.routing import IdConverter
+
     app.config["PHARMSAFE"] = settings
+    # Every <int:...> in a route is a database id: one past the databases' range is a 404, not a 500.
+    app.url_map.converters["int"] = IdConverter
     app.config.update(
         SECRET_KEY=settings["SECRET_KEY"] or None,
         MAX_CONTENT_LENGTH=settings["MAX_CONTENT_LENGTH"],
@@ -55,10 +59,14 @@ def _register_blueprints(app: Flask) -> None:
     from pharmsafe.api import api_bp
     from pharmsafe.errors import register_error_handlers
     from pharmsafe.health import health_bp
+    from pharmsafe import security
+    from pharmsafe.web import register_web
 
     app.register_blueprint(health_bp)
     app.register_blueprint(api_bp)
+    register_web(app)
     register_error_handlers(app)
+    security.init_app(app)
 
 
 def _register_cli(app: Flask) -> None:

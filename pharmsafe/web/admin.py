@@ -1,0 +1,235 @@
+"""Admin pages: pharmacies and prescribers (register, edit; a lapse shows what it reversed), users
+(create, deactivate, reactivate) and API tokens (issue, shown once; revoke)."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from sqlalchemy import func, select
+
+from pharmsafe.models import ApiToken, Authorization, Pharmacy, Prescriber, User
+from pharmsafe.models.users import ROLES
+from pharmsafe.schemas.registry import PRESCRIBER_STATUSES, PharmacyIn, PrescriberIn
+from pharmsafe.schemas.users import UserIn, UserPatch
+from pharmsafe.services import registry, users
+from pharmsafe.transactions import get_session, make_ctx
+from pharmsafe.web.forms import Form, attempt
+from pharmsafe.web.session import current_user, guard
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+bp.before_request(guard("admin"))
+
+PHARMACY_FIELDS = ("name", "ncpdp_id", "rems_registration_id", "activated_until", "time_zone")
+PRESCRIBER_FIELDS = ("npi", "first_name", "last_name", "license_state", "license_number", "license_expires_on",
+                     "rems_certified_until", "status")
+LIST_LIMIT = 500
+
+
+def _ctx():
+    return make_ctx(current_user().actor)
+
+
+def _values(obj, names) -> dict[str, str]:
+    return {name: "" if getattr(obj, name) is None else str(getattr(obj, name)) for name in names}
+
+
+def _report_reversed(reversed_ids: list[int]) -> None:
+    """Say which authorizations a change reversed (ids and reasons only: the message travels in the
+    session cookie)."""
+    if not reversed_ids:
+        return
+    session = get_session()
+    parts = []
+    for auth_id in reversed_ids:
+        auth = session.get(Authorization, auth_id)
+        parts.append(f"#{auth.id} (prescription #{auth.prescription_id}, reason: {auth.reversal_reason})")
+    noun = "authorization" if len(parts) == 1 else "authorizations"
+    flash(f"This change reversed {len(parts)} {noun}: {'; '.join(parts)}.", "reversed")
+
+
+@bp.get("/")
+def index():
+    session = get_session()
+    counts = {model.__name__: session.scalar(select(func.count()).select_from(model))
+              for model in (Pharmacy, Prescriber, User)}
+    active_auths = session.scalar(select(func.count()).select_from(Authorization)
+                                  .where(Authorization.status == "active"))
+    return render_template("admin/index.html", counts=counts, active_auths=active_auths)
+
+
+# Pharmacies and prescribers share one shape: a list, a create form and an edit form.
+REGISTRY = {
+    "pharmacy": {"model": Pharmacy, "schema": PharmacyIn, "fields": PHARMACY_FIELDS,
+                 "create": registry.create_pharmacy, "update": registry.update_pharmacy,
+                 "list": "admin.pharmacies", "edit": "admin.edit_pharmacy", "new": "admin.new_pharmacy",
+                 "order": (Pharmacy.name, Pharmacy.id)},
+    "prescriber": {"model": Prescriber, "schema": PrescriberIn, "fields": PRESCRIBER_FIELDS,
+                   "create": registry.create_prescriber, "update": registry.update_prescriber,
+                   "list": "admin.prescribers", "edit": "admin.edit_prescriber", "new": "admin.new_prescriber",
+                   "order": (Prescriber.last_name, Prescriber.first_name, Prescriber.id)},
+}
+
+
+def _list(kind: str):
+    spec = REGISTRY[kind]
+    rows = get_session().scalars(select(spec["model"]).order_by(*spec["order"]).limit(LIST_LIMIT)).all()
+    return render_template(f"admin/{kind}_list.html", rows=rows, limit=LIST_LIMIT)
+
+
+def _form(kind: str, form: Form, record=None):
+    status = form.status if form.invalid else 200
+    return render_template(f"admin/{kind}_form.html", form=form, record=record,
+                           statuses=[(s, s) for s in PRESCRIBER_STATUSES]), status
+
+
+def _create(kind: str):
+    spec = REGISTRY[kind]
+    if request.method == "GET":
+        initial = {"time_zone": "America/New_York"} if kind == "pharmacy" else {"status": "active"}
+        return _form(kind, Form(initial))
+    form = Form.from_request()
+    ctx = _ctx()
+    ok, record = attempt(form, lambda: spec["create"](ctx, spec["schema"]().load(
+        {name: form.text(name) for name in spec["fields"]})))
+    if not ok:
+        return _form(kind, form)
+    flash(f"{kind.capitalize()} #{record.id} registered.", "success")
+    return redirect(url_for(spec["list"]), 303)
+
+
+def _edit(kind: str, record_id: int):
+    spec = REGISTRY[kind]
+    ctx = _ctx()
+    record = registry.get_pharmacy(ctx, record_id) if kind == "pharmacy" else registry.get_prescriber(ctx, record_id)
+    if request.method == "GET":
+        return _form(kind, Form(_values(record, spec["fields"])), record)
+    form = Form.from_request()
+    ok, result = attempt(form, lambda: spec["update"](ctx, record.id, spec["schema"]().load(
+        {name: form.text(name) for name in spec["fields"]})))
+    if not ok:
+        return _form(kind, form, record)
+    _record, reversed_ids = result
+    flash(f"{kind.capitalize()} #{record.id} saved.", "success")
+    _report_reversed(reversed_ids)
+    return redirect(url_for(spec["edit"], **{f"{kind}_id": record.id}), 303)
+
+
+@bp.get("/pharmacies")
+def pharmacies():
+    return _list("pharmacy")
+
+
+@bp.route("/pharmacies/new", methods=["GET", "POST"])
+def new_pharmacy():
+    return _create("pharmacy")
+
+
+@bp.route("/pharmacies/<int:pharmacy_id>", methods=["GET", "POST"])
+def edit_pharmacy(pharmacy_id: int):
+    return _edit("pharmacy", pharmacy_id)
+
+
+@bp.get("/prescribers")
+def prescribers():
+    return _list("prescriber")
+
+
+@bp.route("/prescribers/new", methods=["GET", "POST"])
+def new_prescriber():
+    return _create("prescriber")
+
+
+@bp.route("/prescribers/<int:prescriber_id>", methods=["GET", "POST"])
+def edit_prescriber(prescriber_id: int):
+    return _edit("prescriber", prescriber_id)
+
+
+# Users and tokens.
+def _choices():
+    session = get_session()
+    return {
+        "roles": [(r, r) for r in ROLES],
+        "prescriber_options": [(p.id, f"{p.last_name}, {p.first_name} (NPI {p.npi})") for p in session.scalars(
+            select(Prescriber).order_by(Prescriber.last_name, Prescriber.first_name, Prescriber.id))],
+        "pharmacy_options": [(p.id, f"{p.name} (NCPDP {p.ncpdp_id})") for p in session.scalars(
+            select(Pharmacy).order_by(Pharmacy.name, Pharmacy.id))],
+    }
+
+
+@bp.get("/users", endpoint="users")
+def users_list():
+    rows = get_session().scalars(select(User).order_by(User.email).limit(LIST_LIMIT)).all()
+    return render_template("admin/user_list.html", rows=rows, limit=LIST_LIMIT)
+
+
+
+def _user_page(user: User, *, new_token: str | None = None, status: int = 200):
+    session = get_session()
+    tokens = session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())).all()
+    return render_template("admin/user.html", user=user, tokens=tokens, new_token=new_token,
+                           prescriber=session.get(Prescriber, user.prescriber_id) if user.prescriber_id else None,
+                           pharmacy=session.get(Pharmacy, user.pharmacy_id) if user.pharmacy_id else None), status
+
+
+@bp.route("/users/new", methods=["GET", "POST"])
+def new_user():
+    if request.method == "GET":
+        return render_template("admin/user_form.html", form=Form(), **_choices())
+    form = Form.from_request(secret=("password",))
+    ctx = _ctx()
+
+    def act():
+        data = UserIn().load({
+            "email": form.text("email"), "role": form.text("role"), "prescriber_id": form.record_id("prescriber_id"),
+            "pharmacy_id": form.record_id("pharmacy_id"), "password": form.secret("password"),
+            "issue_token": form.checkbox("issue_token")})
+        return users.create_user(ctx, email=data["email"], role=data["role"],
+                                 prescriber_id=data.get("prescriber_id"), pharmacy_id=data.get("pharmacy_id"),
+                                 password=data.get("password"), issue_token=data.get("issue_token", False))
+
+    ok, result = attempt(form, act)
+    if not ok:
+        return render_template("admin/user_form.html", form=form, **_choices()), form.status
+    user, token = result
+    flash(f"User #{user.id} created.", "success")
+    if token:
+        # Shown in this answer only: the token never goes into a redirect, a cookie or a log.
+        return _user_page(user, new_token=token, status=201)
+    return redirect(url_for("admin.user", user_id=user.id), 303)
+
+
+@bp.get("/users/<int:user_id>")
+def user(user_id: int):
+    return _user_page(users.get_user(_ctx(), user_id))
+
+
+@bp.post("/users/<int:user_id>/active")
+def set_active(user_id: int):
+    ctx = _ctx()
+    target = users.get_user(ctx, user_id)
+    form = Form.from_request()
+    ok, _user = attempt(form, lambda: users.update_user(ctx, target.id, UserPatch().load(
+        {"active": form.choice("active", {"yes": True, "no": False})})))
+    if not ok:
+        reasons = [m for messages in form.errors.values() for m in messages] or [form.message]
+        flash("The change was refused: " + " ".join(reasons), "error")
+    elif target.active:
+        flash(f"User #{target.id} reactivated.", "success")
+    else:
+        flash(f"User #{target.id} deactivated: their sessions and API tokens stop working now.", "success")
+    return redirect(url_for("admin.user", user_id=target.id), 303)
+
+
+@bp.post("/users/<int:user_id>/tokens")
+def issue_token(user_id: int):
+    ctx = _ctx()
+    target = users.get_user(ctx, user_id)
+    _row, token = users.issue_api_token(ctx, target.id)
+    flash("API token issued.", "success")
+    return _user_page(target, new_token=token, status=201)
+
+
+@bp.post("/tokens/<int:token_id>/revoke")
+def revoke_token(token_id: int):
+    ctx = _ctx()
+    row = users.revoke_api_token(ctx, token_id)
+    flash(f"API token #{row.id} revoked.", "success")
+    return redirect(url_for("admin.user", user_id=row.user_id), 303)

@@ -1,0 +1,171 @@
+"""The pharmacist's workbench: the queue of prescriptions routed to their pharmacy, and one
+prescription with every gate, the deadline, and the Evaluate, Dispense and Reverse actions."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from sqlalchemy import and_, case, func, or_, select
+
+from pharmsafe.models import Authorization, Decision, Patient, Pharmacy, Prescriber, Prescription
+from pharmsafe.schemas.evidence import ReasonIn
+from pharmsafe.schemas.prescriptions import DispenseIn, STATUSES
+from pharmsafe.services.access import require_prescription_access, visible_prescriptions
+from pharmsafe.services.authorizations import is_past, reverse_authorization
+from pharmsafe.services.dispensing import dispense_authorization
+from pharmsafe.services.errors import NotFound
+from pharmsafe.services.evaluation import evaluate_prescription, get_prescription
+from pharmsafe.transactions import get_session, make_ctx
+from pharmsafe.web import present
+from pharmsafe.web.forms import Form, attempt
+from pharmsafe.web.session import current_user, guard
+
+bp = Blueprint("pharmacist", __name__, url_prefix="/pharmacist")
+bp.before_request(guard("pharmacist"))
+
+PAGE_SIZE = 50
+# The queue reads top-down as work: waiting first, then ready to hand out, then blocked, then done.
+QUEUE_RANK = {"submitted": 0, "authorized": 1, "blocked": 2, "dispensed": 3, "expired": 4, "reversed": 5}
+
+
+def _like(term: str) -> str:
+    return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+@bp.get("/")
+def queue():
+    user = current_user()
+    ctx = make_ctx(user.actor)
+    session = get_session()
+    query = (request.args.get("q") or "").strip()[:100]
+    status = request.args.get("status") if request.args.get("status") in STATUSES else None
+    page = max(1, min(int(request.args["page"]), 10_000)) if request.args.get("page", "").isdigit() else 1
+
+    # The active authorization's deadline as a column (the entity would eagerly inner-join its decision
+    # and drop the prescriptions that have none).
+    stmt = (select(Prescription, Patient, Prescriber, Authorization.dispense_by)
+            .join(Patient, Patient.id == Prescription.patient_id)
+            .join(Prescriber, Prescriber.id == Prescription.prescriber_id)
+            .outerjoin(Authorization, and_(Authorization.prescription_id == Prescription.id,
+                                           Authorization.status == "active"))
+            .where(visible_prescriptions(user)))
+    if status:
+        stmt = stmt.where(Prescription.status == status)
+    for term in query.split()[:5]:
+        like = _like(term)
+        stmt = stmt.where(or_(*(column.ilike(like, escape="\\") for column in (
+            Patient.first_name, Patient.last_name, Patient.rems_patient_id,
+            Prescriber.first_name, Prescriber.last_name))))
+    rank = case(QUEUE_RANK, value=Prescription.status, else_=len(QUEUE_RANK))
+    rows = session.execute(stmt.order_by(rank, Authorization.dispense_by.asc().nulls_last(), Prescription.id.desc())
+                           .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)).all()
+    counts = dict(session.execute(select(Prescription.status, func.count()).where(visible_prescriptions(user))
+                                  .group_by(Prescription.status)).all())
+    pharmacy = session.get(Pharmacy, user.pharmacy_id)
+    return render_template(
+        "pharmacist/queue.html", rows=rows[:PAGE_SIZE], more=len(rows) > PAGE_SIZE, page=page, query=query,
+        status=status, counts=counts, pharmacy=pharmacy, zone=present.pharmacy_zone(ctx, pharmacy),
+        now=ctx.now, time_left=present.time_left)
+
+
+def _load(prescription_id: int):
+    user = current_user()
+    ctx = make_ctx(user.actor)
+    rx = get_prescription(ctx, prescription_id)
+    require_prescription_access(user, rx)
+    return ctx, rx
+
+
+def _authorization(rx: Prescription, form: Form) -> Authorization:
+    """The authorization a form acted on (a hidden field), so that a form sent twice reaches the
+    service and gets its answer ("already dispensed") instead of silently acting on another one."""
+    auth_id = form.record_id("authorization_id")
+    auth = get_session().get(Authorization, auth_id) if isinstance(auth_id, int) else None
+    if auth is None or auth.prescription_id != rx.id:
+        raise NotFound(f"Prescription {rx.id} has no such authorization.")
+    return auth
+
+
+def render_prescription(ctx, rx: Prescription, *, dispense_form: Form | None = None,
+                        reverse_form: Form | None = None, message: str | None = None, status: int = 200):
+    session = get_session()
+    patient = session.get(Patient, rx.patient_id)
+    prescriber = session.get(Prescriber, rx.prescriber_id)
+    pharmacy = session.get(Pharmacy, rx.pharmacy_id)
+    decisions = session.scalars(select(Decision).where(Decision.prescription_id == rx.id)
+                                .order_by(Decision.id.desc())).all()
+    latest = decisions[0] if decisions else None
+    auth = session.scalars(select(Authorization).where(Authorization.prescription_id == rx.id)
+                           .order_by(Authorization.id.desc()).limit(1)).first()
+    active = auth if auth is not None and auth.status == "active" else None
+    policy = ctx.policy()
+    quantity = present.number(rx.quantity)
+    return render_template(
+        "pharmacist/prescription.html", rx=rx, patient=patient, prescriber=prescriber, pharmacy=pharmacy,
+        decisions=decisions, latest=latest, gates=present.gate_rows(latest), failures=present.failures(latest),
+        auth=auth, active=active, deadline_passed=bool(active and is_past(active.dispense_by, ctx.now)),
+        policy=policy, zone=present.pharmacy_zone(ctx, pharmacy), now=ctx.now,
+        time_left=present.time_left(active.dispense_by, ctx.now) if active else "",
+        deadline_source=present.deadline_source(active.decision.dispense_by_source) if active else "",
+        current_through=present.other_evidence_current_through(latest),
+        warnings=present.warnings_to_acknowledge(active.decision, latest) if active else [],
+        dispense_form=dispense_form or Form({"quantity": quantity}),
+        reverse_form=reverse_form or Form(), message=message, quantity=quantity,
+    ), status
+
+
+@bp.get("/prescriptions/<int:prescription_id>")
+def prescription(prescription_id: int):
+    ctx, rx = _load(prescription_id)
+    return render_prescription(ctx, rx)
+
+
+@bp.post("/prescriptions/<int:prescription_id>/evaluate")
+def evaluate(prescription_id: int):
+    ctx, rx = _load(prescription_id)
+    form = Form()
+    ok, result = attempt(form, lambda: evaluate_prescription(ctx, rx.id))
+    if not ok:
+        return render_prescription(ctx, rx, message=form.message, status=form.status)
+    decision, auth = result
+    if auth is not None:
+        flash("Evaluated: every gate allows dispensing; the prescription is authorized.", "success")
+    else:
+        flash("Evaluated: the prescription is blocked; see what is missing below.", "error")
+    return redirect(url_for(".prescription", prescription_id=rx.id), 303)
+
+
+@bp.post("/prescriptions/<int:prescription_id>/dispense")
+def dispense(prescription_id: int):
+    ctx, rx = _load(prescription_id)
+    form = Form.from_request(lists=("acknowledged_warnings",))
+    auth = _authorization(rx, form)
+
+    def act():
+        data = DispenseIn().load({
+            "quantity": form.text("quantity"), "rma_number": form.text("rma_number"),
+            "rma_do_not_dispense_after": form.text("rma_do_not_dispense_after"),
+            "acknowledged_warnings": form.many("acknowledged_warnings")})
+        return dispense_authorization(ctx, auth.id, quantity=data["quantity"], rma_number=data.get("rma_number"),
+                                      rma_do_not_dispense_after=data.get("rma_do_not_dispense_after"),
+                                      acknowledged_warnings=data.get("acknowledged_warnings") or [])
+
+    ok, _row = attempt(form, act)
+    if not ok:
+        return render_prescription(ctx, rx, dispense_form=form, message=form.message, status=form.status)
+    flash("Dispensed and recorded.", "success")
+    return redirect(url_for(".prescription", prescription_id=rx.id), 303)
+
+
+@bp.post("/prescriptions/<int:prescription_id>/reverse")
+def reverse(prescription_id: int):
+    ctx, rx = _load(prescription_id)
+    form = Form.from_request()
+    auth = _authorization(rx, form)
+
+    def act():
+        return reverse_authorization(ctx, auth.id, ReasonIn().load({"reason": form.text("reason")})["reason"])
+
+    ok, _auth = attempt(form, act)
+    if not ok:
+        return render_prescription(ctx, rx, reverse_form=form, message=form.message, status=form.status)
+    flash("The authorization is reversed; it can no longer be dispensed.", "success")
+    return redirect(url_for(".prescription", prescription_id=rx.id), 303)

@@ -1,0 +1,227 @@
+"""The prescriber's pages: their patients and prescriptions with status and gate results, and the
+forms that register a patient, record evidence, withdraw it, and submit a prescription."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from sqlalchemy import select
+
+from pharmsafe.models import Attestation, Decision, LabResult, Patient, Pharmacy, PregnancyTest, Prescription
+from pharmsafe.schemas.evidence import AttestationIn, LabResultIn, PregnancyTestIn, ReasonIn
+from pharmsafe.schemas.prescriptions import PrescriptionIn
+from pharmsafe.schemas.registry import PatientIn
+from pharmsafe.services import evidence, registry
+from pharmsafe.services.access import (require_patient_access, require_prescription_access, visible_patients,
+                                       visible_prescriptions)
+from pharmsafe.services.evaluation import get_prescription
+from pharmsafe.services.prescriptions import submit_prescription
+from pharmsafe.transactions import get_session, make_ctx
+from pharmsafe.web import present
+from pharmsafe.web.forms import Form, attempt
+from pharmsafe.web.session import current_user, guard
+
+bp = Blueprint("prescriber", __name__, url_prefix="/prescriber")
+bp.before_request(guard("prescriber"))
+
+YES_NO = {"yes": True, "no": False}
+
+
+def _ctx():
+    return make_ctx(current_user().actor)
+
+
+def _latest_decisions(prescription_ids: list[int]) -> dict[int, Decision]:
+    latest: dict[int, Decision] = {}
+    if prescription_ids:
+        for decision in get_session().scalars(select(Decision).where(Decision.prescription_id.in_(prescription_ids))
+                                              .order_by(Decision.id.desc())):
+            latest.setdefault(decision.prescription_id, decision)
+    return latest
+
+
+def _prescription_rows(*criteria) -> list[dict[str, Any]]:
+    rows = get_session().execute(
+        select(Prescription, Patient, Pharmacy).join(Patient, Patient.id == Prescription.patient_id)
+        .join(Pharmacy, Pharmacy.id == Prescription.pharmacy_id)
+        .where(visible_prescriptions(current_user()), *criteria).order_by(Prescription.id.desc()).limit(200)).all()
+    latest = _latest_decisions([rx.id for rx, _, _ in rows])
+    out = []
+    for rx, patient, pharmacy in rows:
+        gates = present.gate_rows(latest.get(rx.id))
+        out.append({"rx": rx, "patient": patient, "pharmacy": pharmacy, "decision": latest.get(rx.id),
+                    "problems": [g for g in gates if g.status in ("fail", "warn")],
+                    "passed": sum(1 for g in gates if g.status == "pass")})
+    return out
+
+
+@bp.get("/")
+def index():
+    patients = get_session().scalars(select(Patient).where(visible_patients(current_user()))
+                                     .order_by(Patient.last_name, Patient.first_name, Patient.id)).all()
+    return render_template("prescriber/index.html", patients=patients, prescriptions=_prescription_rows(),
+                           zone=present.program_zone())
+
+
+def _patient(ctx, patient_id: int, *, write: bool = False) -> Patient:
+    patient = registry.get_patient(ctx, patient_id)
+    require_patient_access(get_session(), current_user(), patient, write=write)
+    return patient
+
+
+def _form_page(template: str, form: Form, **context):
+    return render_template(template, form=form, **context), form.status if form.invalid else 200
+
+
+@bp.route("/patients/new", methods=["GET", "POST"])
+def new_patient():
+    ctx = _ctx()
+    if request.method == "GET":
+        return _form_page("prescriber/patient_form.html", Form({"enrolled_on": ctx.today.isoformat()}))
+    form = Form.from_request()
+
+    def act():
+        data = PatientIn().load({
+            "first_name": form.text("first_name"), "last_name": form.text("last_name"),
+            "date_of_birth": form.text("date_of_birth"), "can_get_pregnant": form.choice("can_get_pregnant", YES_NO),
+            "rems_patient_id": form.text("rems_patient_id"), "enrolled_on": form.text("enrolled_on"),
+            "home_pregnancy_tests_allowed": form.checkbox("home_pregnancy_tests_allowed")})
+        data["prescriber_id"] = current_user().prescriber_id
+        return registry.create_patient(ctx, data)
+
+    ok, patient = attempt(form, act)
+    if not ok:
+        return _form_page("prescriber/patient_form.html", form)
+    flash("Patient registered. Record their evidence below.", "success")
+    return redirect(url_for(".patient", patient_id=patient.id), 303)
+
+
+@bp.get("/patients/<int:patient_id>")
+def patient(patient_id: int):
+    ctx = _ctx()
+    patient = _patient(ctx, patient_id)
+    session = get_session()
+
+    def rows(model):
+        return session.scalars(select(model).where(model.patient_id == patient.id).order_by(model.id.desc())).all()
+
+    return render_template(
+        "prescriber/patient.html", patient=patient, tests=rows(PregnancyTest), labs=rows(LabResult),
+        attestations=rows(Attestation), prescriptions=_prescription_rows(Prescription.patient_id == patient.id),
+        zone=present.program_zone())
+
+
+# Evidence: one form per kind, loaded with the API's schema, recorded by the same service.
+def _pregnancy_test(form: Form) -> dict:
+    return PregnancyTestIn().load({
+        "specimen_collected_on": form.text("specimen_collected_on"), "result": form.text("result"),
+        "specimen": form.text("specimen"), "setting": form.text("setting"), "clia_number": form.text("clia_number")})
+
+
+def _lab_result(form: Form) -> dict:
+    return LabResultIn().load({
+        "test": form.text("test"), "value": form.text("value"), "unit": form.text("unit"),
+        "collected_on": form.text("collected_on"), "reference_upper": form.text("reference_upper")})
+
+
+def _attestation(form: Form) -> dict:
+    return AttestationIn().load({"kind": form.text("kind"), "attested_on": form.text("attested_on"),
+                                 "methods": form.many("methods")})
+
+
+EVIDENCE_FORMS: dict[str, tuple[str, Callable[[Form], dict], Callable, str]] = {
+    "pregnancy-tests": ("Record a pregnancy test", _pregnancy_test, evidence.record_pregnancy_test,
+                        "Pregnancy test recorded."),
+    "lab-results": ("Record a lab result", _lab_result, evidence.record_lab_result, "Lab result recorded."),
+    "attestations": ("Record an attestation", _attestation, evidence.record_attestation, "Attestation recorded."),
+}
+EVIDENCE_DATE = {"pregnancy-tests": "specimen_collected_on", "lab-results": "collected_on",
+                 "attestations": "attested_on"}
+
+
+@bp.route("/patients/<int:patient_id>/<any('pregnancy-tests', 'lab-results', 'attestations'):collection>/new",
+          methods=["GET", "POST"])
+def new_evidence(patient_id: int, collection: str):
+    ctx = _ctx()
+    patient = _patient(ctx, patient_id, write=True)
+    title, load, record, done = EVIDENCE_FORMS[collection]
+    context = {"patient": patient, "collection": collection, "title": title,
+               "method_groups": present.method_groups(), "lab_tests": present.LAB_TESTS,
+               "lab_units": [(u, u) for u in present.LAB_UNITS]}
+    template = f"prescriber/{collection}.html"
+    if request.method == "GET":
+        return _form_page(template, Form({EVIDENCE_DATE[collection]: ctx.today.isoformat()}), **context)
+    form = Form.from_request(lists=("methods",))
+    ok, _row = attempt(form, lambda: record(ctx, patient.id, load(form)))
+    if not ok:
+        return _form_page(template, form, **context)
+    flash(done, "success")
+    return redirect(url_for(".patient", patient_id=patient.id), 303)
+
+
+@bp.route("/patients/<int:patient_id>/<any('pregnancy-tests', 'lab-results', 'attestations'):collection>"
+          "/<int:evidence_id>/entered-in-error", methods=["GET", "POST"])
+def entered_in_error(patient_id: int, collection: str, evidence_id: int):
+    ctx = _ctx()
+    patient = _patient(ctx, patient_id, write=True)
+    row = evidence.get_evidence(ctx, collection, patient.id, evidence_id)
+    context = {"patient": patient, "collection": collection, "row": row}
+    if request.method == "GET":
+        return _form_page("prescriber/entered_in_error.html", Form(), **context)
+    form = Form.from_request()
+
+    def act():
+        reason = ReasonIn().load({"reason": form.text("reason")})["reason"]
+        return evidence.mark_entered_in_error(ctx, collection, patient.id, evidence_id, reason)
+
+    ok, _row = attempt(form, act)
+    if not ok:
+        return _form_page("prescriber/entered_in_error.html", form, **context)
+    flash("Marked entered-in-error: it no longer counts, and authorizations that relied on it are reversed.",
+          "success")
+    return redirect(url_for(".patient", patient_id=patient.id), 303)
+
+
+@bp.route("/prescriptions/new", methods=["GET", "POST"])
+def new_prescription():
+    ctx = _ctx()
+    session = get_session()
+    patients = session.scalars(select(Patient).where(visible_patients(current_user()))
+                               .order_by(Patient.last_name, Patient.first_name, Patient.id)).all()
+    pharmacies = session.scalars(select(Pharmacy).order_by(Pharmacy.name, Pharmacy.id)).all()
+    context = {"patients": patients, "pharmacies": pharmacies}
+    if request.method == "GET":
+        form = Form({"patient_id": request.args.get("patient_id", ""), "drug": "isotretinoin", "refills": "0",
+                     "written_on": ctx.today.isoformat()})
+        return _form_page("prescriber/prescription_form.html", form, **context)
+    form = Form.from_request()
+
+    def act():
+        data = PrescriptionIn().load({
+            "patient_id": form.record_id("patient_id"), "pharmacy_id": form.record_id("pharmacy_id"),
+            "drug": form.text("drug"), "ndc": form.text("ndc"), "strength_mg": form.text("strength_mg"),
+            "quantity": form.text("quantity"), "days_supply": form.integer("days_supply"),
+            "refills": form.integer("refills"), "written_on": form.text("written_on"),
+            "first_of_course": form.choice("first_of_course", YES_NO)})
+        return submit_prescription(ctx, current_user().prescriber_id, data)
+
+    ok, rx = attempt(form, act)
+    if not ok:
+        return _form_page("prescriber/prescription_form.html", form, **context)
+    flash("Prescription submitted to the pharmacy.", "success")
+    return redirect(url_for(".prescription", prescription_id=rx.id), 303)
+
+
+@bp.get("/prescriptions/<int:prescription_id>")
+def prescription(prescription_id: int):
+    ctx = _ctx()
+    rx = get_prescription(ctx, prescription_id)
+    require_prescription_access(current_user(), rx)
+    session = get_session()
+    pharmacy = session.get(Pharmacy, rx.pharmacy_id)
+    latest = _latest_decisions([rx.id]).get(rx.id)
+    return render_template(
+        "prescriber/prescription.html", rx=rx, patient=session.get(Patient, rx.patient_id), pharmacy=pharmacy,
+        latest=latest, gates=present.gate_rows(latest), failures=present.failures(latest),
+        current_through=present.other_evidence_current_through(latest),
+        zone=present.pharmacy_zone(ctx, pharmacy))

@@ -1,0 +1,266 @@
+"""The prescriber's pages: lists with status and gate results, and every form with good and bad
+input (field messages, typed values kept, nothing written on refusal)."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from pharmsafe.models import Attestation, Authorization, LabResult, Patient, PregnancyTest, Prescription
+from tests.web.conftest import field_error, input_value, text
+
+
+@pytest.fixture
+def doctor(seed):
+    prescriber = seed.prescriber()
+    return {"prescriber": prescriber, "email": seed.user("prescriber", prescriber_id=prescriber),
+            "pharmacy": seed.pharmacy()}
+
+
+@pytest.fixture
+def doc(doctor, signed_in):
+    return signed_in(doctor["email"])
+
+
+@pytest.fixture
+def patient(seed, doctor):
+    return seed.patient(doctor["prescriber"])
+
+
+def patient_page(pid: int) -> str:
+    return f"/prescriber/patients/{pid}"
+
+
+def checked(resp, name: str, value: str) -> bool:
+    return bool(re.search(rf'name="{name}" value="{re.escape(value)}"\s*checked', resp.get_data(as_text=True)))
+
+
+def test_home_lists_patients_and_prescriptions_with_status_and_gate_results(seed, doctor, doc):
+    patient = seed.patient(doctor["prescriber"])
+    seed.ready_evidence(patient, test_day=-8)
+    rx = seed.prescription(doctor["prescriber"], patient, doctor["pharmacy"])
+    seed.evaluate(rx)
+    resp = doc.get("/prescriber/")
+    html, body = resp.get_data(as_text=True), text(resp)
+    assert resp.status_code == 200 and '<a class="button-link" href="/prescriber/patients/new">New patient</a>' in html
+    assert f'href="{patient_page(patient)}"' in html
+    assert f'href="/prescriber/prescriptions/{rx}"' in html
+    assert "Blocked" in body and "Fail: Pregnancy test" in body
+    detail = doc.get(f"/prescriber/prescriptions/{rx}")
+    assert 'data-outcome="blocked"' in detail.get_data(as_text=True)
+    assert 'data-gate="pregnancy_test" data-status="fail"' in detail.get_data(as_text=True)
+    assert "To unblock:" in text(detail)
+
+
+def test_new_patient_form_has_labels_for_every_field(doc):
+    html = doc.get("/prescriber/patients/new").get_data(as_text=True)
+    for fid, label in (("f-first-name", "First name"), ("f-last-name", "Last name"), ("f-date-of-birth", "Date of birth"),
+                       ("f-enrolled-on", "Enrolled on"), ("f-can-get-pregnant-1", "Can get pregnant"),
+                       ("f-can-get-pregnant-2", "Cannot get pregnant"),
+                       ("f-home-pregnancy-tests-allowed", "Home pregnancy tests allowed")):
+        assert f'<label for="{fid}">{label}' in html, fid
+    assert "<legend>Pregnancy-capability category</legend>" in html
+    ids = re.findall(r'<(?:input|select)[^>]* id="([^"]+)"', html)
+    labels = set(re.findall(r'<label for="([^"]+)"', html))
+    assert ids and set(ids) <= labels
+
+
+def test_new_patient_with_bad_input_shows_field_messages_and_keeps_what_was_typed(doc, count):
+    resp = doc.submit("/prescriber/patients/new", {
+        "first_name": "Zoë <b>", "last_name": "", "date_of_birth": "2030-01-01", "rems_patient_id": "IPL-9",
+        "enrolled_on": "not a date", "home_pregnancy_tests_allowed": "yes"})
+    assert resp.status_code == 422
+    assert field_error(resp, "f-last-name") == "This field is required."
+    assert field_error(resp, "f-date-of-birth") == "" or "future" in field_error(resp, "f-date-of-birth")
+    assert field_error(resp, "f-enrolled-on") == "Not a valid date."
+    assert field_error(resp, "f-can-get-pregnant") == "This field is required."
+    assert input_value(resp, "first_name") == "Zoë <b>" and input_value(resp, "rems_patient_id") == "IPL-9"
+    assert "Zoë &lt;b&gt;" in resp.get_data(as_text=True)
+    assert checked(resp, "home_pregnancy_tests_allowed", "yes")
+    assert count(Patient) == 0
+
+
+def test_a_future_date_of_birth_is_refused_by_the_service_check(doc, count):
+    resp = doc.submit("/prescriber/patients/new", {
+        "first_name": "Ana", "last_name": "Lee", "date_of_birth": "2030-01-01", "can_get_pregnant": "no",
+        "rems_patient_id": "IPL-1", "enrolled_on": "2026-10-01"})
+    assert resp.status_code == 422
+    assert field_error(resp, "f-date-of-birth") == "May not be in the future (today is 2026-11-26)."
+    assert checked(resp, "can_get_pregnant", "no")
+    assert count(Patient) == 0
+
+
+def test_new_patient_is_registered_for_this_prescriber(doctor, doc, app):
+    resp = doc.submit("/prescriber/patients/new", {
+        "first_name": "Ana", "last_name": "Lee", "date_of_birth": "2001-02-03", "can_get_pregnant": "yes",
+        "rems_patient_id": "IPL-1", "enrolled_on": "2026-10-01", "home_pregnancy_tests_allowed": "yes"})
+    assert resp.status_code == 303
+    with app.extensions["pharmsafe"]["session_factory"]() as s:
+        patient = s.query(Patient).one()
+    assert resp.headers["Location"] == patient_page(patient.id)
+    assert patient.prescriber_id == doctor["prescriber"] and patient.can_get_pregnant
+    assert patient.home_pregnancy_tests_allowed
+    page = doc.get(patient_page(patient.id))
+    assert "Patient registered." in text(page) and "Ana Lee" in text(page)
+
+
+@pytest.mark.parametrize("data,errors", [
+    ({"specimen_collected_on": "2026-11-20", "result": "negative", "specimen": "serum", "setting": "home",
+      "clia_number": "05D1234567"},
+     {"f-specimen": "A home test is a urine test.", "f-clia-number": "A home test has no CLIA number."}),
+    ({"specimen_collected_on": "2026-11-30", "result": "negative", "specimen": "urine", "setting": "medical"},
+     {"f-specimen-collected-on": "May not be in the future (today is 2026-11-26)."}),
+    ({"specimen_collected_on": "", "result": "maybe", "specimen": "urine", "setting": "medical", "clia_number": "123"},
+     {"f-specimen-collected-on": "This field is required.", "f-result": "Must be one of: negative, positive.",
+      "f-clia-number": "Must be 2 digits, D, 7 digits (for example 05D1234567)."}),
+])
+def test_pregnancy_test_form_refuses_bad_input(doc, patient, count, data, errors):
+    resp = doc.submit(f"{patient_page(patient)}/pregnancy-tests/new", data)
+    assert resp.status_code == 422
+    for fid, message in errors.items():
+        assert field_error(resp, fid) == message, fid
+    if data.get("clia_number"):
+        assert input_value(resp, "clia_number") == data["clia_number"]
+    assert count(PregnancyTest) == 0
+
+
+def test_pregnancy_test_is_recorded(doc, patient, count):
+    resp = doc.submit(f"{patient_page(patient)}/pregnancy-tests/new", {
+        "specimen_collected_on": "2026-11-25", "result": "negative", "specimen": "serum", "setting": "medical",
+        "clia_number": "05D1234567"})
+    assert resp.status_code == 303 and resp.headers["Location"] == patient_page(patient)
+    assert count(PregnancyTest) == 1
+    page = text(doc.get(patient_page(patient)))
+    assert "Pregnancy test recorded." in page and "05D1234567" in page
+
+
+@pytest.mark.parametrize("data,errors", [
+    ({"test": "ALT", "value": "abc", "unit": "U/L", "collected_on": "2026-11-20"}, {"f-value": "Not a valid number."}),
+    ({"test": "XYZ", "value": "10", "unit": "", "collected_on": "2026-11-20"},
+     {"f-test": "Unknown test: use ALT, AST, TRIGLYCERIDES, TOTAL_CHOLESTEROL, LDL or a LOINC code.",
+      "f-unit": "This field is required."}),
+    ({"test": "ALT", "value": "-3", "unit": "U/L", "collected_on": "2026-11-20", "reference_upper": "0"},
+     {"f-value": "Must be greater than or equal to 0 and less than or equal to 10000000.",
+      "f-reference-upper": "Must be greater than 0 and less than or equal to 10000000."}),
+])
+def test_lab_result_form_refuses_bad_input(doc, patient, count, data, errors):
+    resp = doc.submit(f"{patient_page(patient)}/lab-results/new", data)
+    assert resp.status_code == 422
+    for fid, message in errors.items():
+        assert field_error(resp, fid) == message, fid
+    assert input_value(resp, "value") == data["value"]
+    assert count(LabResult) == 0
+
+
+def test_lab_result_is_recorded_with_its_unit(doc, patient, app):
+    resp = doc.submit(f"{patient_page(patient)}/lab-results/new", {
+        "test": "TRIGLYCERIDES", "value": "1.7", "unit": "mmol/L", "collected_on": "2026-11-20"})
+    assert resp.status_code == 303
+    with app.extensions["pharmsafe"]["session_factory"]() as s:
+        row = s.query(LabResult).one()
+    assert (row.test, row.value, row.unit, row.loinc) == ("TRIGLYCERIDES", "1.7", "mmol/L", "2571-8")
+    assert "1.7 mmol/L" in text(doc.get(patient_page(patient)))
+
+
+def test_lab_form_offers_units(doc, patient):
+    html = doc.get(f"{patient_page(patient)}/lab-results/new").get_data(as_text=True)
+    for unit in ("U/L", "IU/L", "mg/dL", "mmol/L"):
+        assert f'<option value="{unit}">{unit}</option>' in html
+    assert '<label for="f-unit">Unit</label>' in html
+
+
+def test_attestation_form_lists_method_codes_with_readable_names(doc, patient):
+    html = doc.get(f"{patient_page(patient)}/attestations/new").get_data(as_text=True)
+    assert '<label for="f-methods-iud">Intrauterine device (IUD) <code>iud</code></label>' in html
+    assert '<label for="f-methods-male_condom">Male condom <code>male_condom</code></label>' in html
+    assert "Highly effective (primary)" in html
+
+
+@pytest.mark.parametrize("data,message", [
+    ({"kind": "contraception", "attested_on": "2026-11-25"}, "A contraception attestation lists its methods."),
+    ({"kind": "counseling", "attested_on": "2026-11-25", "methods": ["iud"]},
+     "Only a contraception attestation lists methods."),
+    ({"kind": "contraception", "attested_on": "2026-11-25", "methods": ["iud", "prayer"]}, "Unknown method code(s): prayer."),
+])
+def test_attestation_form_refuses_bad_methods_and_keeps_the_ticks(doc, patient, count, data, message):
+    resp = doc.submit(f"{patient_page(patient)}/attestations/new", data)
+    assert resp.status_code == 422
+    assert field_error(resp, "f-methods").startswith(message)
+    for code in data.get("methods", []):
+        if code == "iud":
+            assert checked(resp, "methods", "iud")
+    assert count(Attestation) == 0
+
+
+def test_attestation_is_recorded_and_shown_with_method_names(doc, patient, count):
+    resp = doc.submit(f"{patient_page(patient)}/attestations/new", {
+        "kind": "contraception", "attested_on": "2026-11-25", "methods": ["hormonal_pill", "male_condom"]})
+    assert resp.status_code == 303 and count(Attestation) == 1
+    assert "Hormonal pill, Male condom" in text(doc.get(patient_page(patient)))
+
+
+def test_entered_in_error_needs_a_reason_then_reverses_what_cited_it(seed, doctor, doc, count, app):
+    patient = seed.patient(doctor["prescriber"])
+    seed.ready_evidence(patient)
+    rx = seed.prescription(doctor["prescriber"], patient, doctor["pharmacy"])
+    assert seed.evaluate(rx) is not None
+    with app.extensions["pharmsafe"]["session_factory"]() as s:
+        test_id = max(t.id for t in s.query(PregnancyTest).filter_by(patient_id=patient))
+    path = f"{patient_page(patient)}/pregnancy-tests/{test_id}/entered-in-error"
+    assert f'href="{path}"' in doc.get(patient_page(patient)).get_data(as_text=True)
+    refused = doc.submit(path, {"reason": ""})
+    assert refused.status_code == 422 and field_error(refused, "f-reason") == "This field is required."
+    assert count(Authorization, Authorization.status == "active") == 1
+    done = doc.submit(path, {"reason": "Wrong patient's sample"})
+    assert done.status_code == 303
+    assert count(Authorization, Authorization.status == "reversed") == 1
+    page = text(doc.get(patient_page(patient)))
+    assert "Entered in error Wrong patient's sample" in page
+    assert "Already marked entered-in-error" in text(doc.get(path))
+
+
+def test_new_prescription_refuses_bad_input_and_keeps_it(seed, doctor, doc, patient, count):
+    others = seed.patient(seed.prescriber())
+    resp = doc.submit("/prescriber/prescriptions/new", {
+        "patient_id": str(others), "pharmacy_id": str(doctor["pharmacy"]), "drug": "aspirin", "ndc": "",
+        "strength_mg": "twenty", "quantity": "60", "days_supply": "1.5", "refills": "", "written_on": "2026-11-25",
+        "first_of_course": ""}, page="/prescriber/prescriptions/new")
+    assert resp.status_code == 422
+    assert field_error(resp, "f-strength-mg") == "Not a valid number."
+    assert field_error(resp, "f-days-supply") == "Not a valid integer."
+    assert field_error(resp, "f-refills") == "This field is required."
+    assert input_value(resp, "drug") == "aspirin" and input_value(resp, "strength_mg") == "twenty"
+    # Fields the schema accepts are then checked by the service, with the same messages as the API.
+    resp = doc.submit("/prescriber/prescriptions/new", {
+        "patient_id": str(others), "pharmacy_id": str(doctor["pharmacy"]), "drug": "aspirin", "strength_mg": "20",
+        "quantity": "60", "days_supply": "30", "refills": "0", "written_on": "2026-11-25"})
+    assert resp.status_code == 422
+    assert field_error(resp, "f-patient-id") == "No patient of this prescriber has this id."
+    assert field_error(resp, "f-drug").startswith("PharmSafe handles isotretinoin only")
+    assert count(Prescription) == 0
+
+
+def test_new_prescription_is_submitted_to_the_pharmacy(doctor, doc, patient, app):
+    form = doc.get(f"/prescriber/prescriptions/new?patient_id={patient}")
+    assert re.search(rf'<option value="{patient}"\s+selected>', form.get_data(as_text=True))
+    resp = doc.submit("/prescriber/prescriptions/new", {
+        "patient_id": str(patient), "pharmacy_id": str(doctor["pharmacy"]), "drug": "isotretinoin",
+        "ndc": "0591-2434-15", "strength_mg": "20", "quantity": "60", "days_supply": "30", "refills": "0",
+        "written_on": "2026-11-25", "first_of_course": "yes"})
+    assert resp.status_code == 303
+    with app.extensions["pharmsafe"]["session_factory"]() as s:
+        rx = s.query(Prescription).one()
+    assert resp.headers["Location"] == f"/prescriber/prescriptions/{rx.id}"
+    assert (rx.pharmacy_id, rx.status, rx.first_of_course) == (doctor["pharmacy"], "submitted", True)
+    page = doc.get(resp.headers["Location"])
+    assert 'data-outcome="submitted"' in page.get_data(as_text=True)
+    assert "The pharmacy has not evaluated it yet." in text(page)
+
+
+def test_another_prescribers_patient_and_prescription_are_403(seed, doc, doctor):
+    scene = seed.scene()
+    assert doc.get(patient_page(scene["patient"])).status_code == 403
+    assert doc.get(f"{patient_page(scene['patient'])}/lab-results/new").status_code == 403
+    assert doc.get(f"/prescriber/prescriptions/{scene['rx']}").status_code == 403
+    assert doc.get(patient_page(999999)).status_code == 404
+    assert doc.get(f"{patient_page(scene['patient'])}/lab-results/1/entered-in-error").status_code == 403
