@@ -3,12 +3,12 @@ from __future__ import annotations
 
 from werkzeug.routing import IntegerConverter
 
-# The largest id both engines store (SQLite INTEGER and PostgreSQL BIGINT are signed 64-bit).
-MAX_ID = 2**63 - 1
+# The largest id every table stores on both engines (PostgreSQL INTEGER is signed 32-bit).
+MAX_ID = 2**31 - 1
 
 
 class IdConverter(IntegerConverter):
-    """A positive 64-bit id; anything else does not match the route (404)."""
+    """A positive id within MAX_ID; anything else does not match the route (404)."""
 
     def __init__(self, map, *args, **kwargs):
         kwargs.setdefault("min", 1)

@@ -1,7 +1,7 @@
 """The audit trail for auditors: list, verify, export."""
 from __future__ import annotations
 
-from flask import Response, current_app, jsonify, stream_with_context
+from flask import Response, current_app, jsonify
 
 from pharmsafe.api import api_bp
 from pharmsafe.api.common import ctx, load_query, paginate, roles
@@ -42,6 +42,6 @@ def export_audit_events():
     c.session.commit()
     factory = current_app.extensions["pharmsafe"]["session_factory"]
     mimetype, extension = EXPORT_FORMATS[fmt]
-    response = Response(stream_with_context(export_rows(factory, filters, fmt)), mimetype=mimetype)
+    response = Response(export_rows(factory, filters, fmt), mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="audit-events.{extension}"'
     return response

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from marshmallow import Schema, ValidationError, fields, validate
 
 from pharmsafe.audit import format_instant
+from pharmsafe.routing import MAX_ID
 
 
 class StrictBoolean(fields.Boolean):
@@ -46,7 +47,7 @@ def Text(max_length: int = 100, **kwargs) -> fields.String:
 
 
 def Id(**kwargs) -> fields.Integer:
-    return fields.Integer(strict=True, validate=validate.Range(min=1, max=2**53), **kwargs)
+    return fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID), **kwargs)
 
 
 def one_of(*choices: str, **kwargs) -> fields.String:

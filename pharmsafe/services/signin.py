@@ -56,7 +56,9 @@ def sign_in(ctx: Ctx, email: str, password: str, client_address: str, limits: Li
         minutes = int(limits.window.total_seconds() // 60)
         raise SignInThrottled(f"Too many failed sign-ins. Wait {minutes} minutes, or ask an admin to check "
                               "the account.").recorded()
-    if user is None or not user.active or not verify_password(user.password_hash, password):
+    # verify_password runs for an unknown email too (against a dummy hash): the same cost either way.
+    password_ok = verify_password(user.password_hash if user else None, password)
+    if user is None or not user.active or not password_ok:
         ctx.session.execute(delete(LoginFailure).where(LoginFailure.failed_at <= since))
         ctx.session.add(LoginFailure(email=email_key, client_address=address, failed_at=ctx.now))
         reason = "unknown_email" if user is None else ("inactive" if not user.active else "wrong_password")

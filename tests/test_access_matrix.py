@@ -1,0 +1,168 @@
+"""Every route the app registers, API and web, against every role and anonymous.
+
+The table below is the access policy; a route the app registers without an entry here fails the
+test, so no route ships without a decision about who may use it."""
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from pharmsafe.models import ApiToken, LabResult, User
+from tests.support import World
+
+ANON, ADMIN, DOC, OTHER_DOC, RPH, OTHER_RPH, AUDITOR = (
+    "anonymous", "admin", "prescriber", "other_prescriber", "pharmacist", "other_pharmacist", "auditor")
+SIGNED_IN = {ADMIN, DOC, OTHER_DOC, RPH, OTHER_RPH, AUDITOR}
+PRESCRIBERS, PHARMACISTS = {DOC, OTHER_DOC}, {RPH, OTHER_RPH}
+PUBLIC = SIGNED_IN | {ANON}
+
+# (method, rule) -> the actors who get past authentication, role and ownership. `DOC` owns the
+# patient and the prescription; `RPH` works at the pharmacy it is routed to.
+POLICY = {
+    ("POST", "/api/v1/users"): {ADMIN},
+    ("PATCH", "/api/v1/users/<int:user_id>"): {ADMIN},
+    ("POST", "/api/v1/users/<int:user_id>/tokens"): {ADMIN},
+    ("DELETE", "/api/v1/tokens/<int:token_id>"): {ADMIN},
+    ("POST", "/api/v1/pharmacies"): {ADMIN},
+    ("GET", "/api/v1/pharmacies"): SIGNED_IN,
+    ("PATCH", "/api/v1/pharmacies/<int:pharmacy_id>"): {ADMIN},
+    ("POST", "/api/v1/prescribers"): {ADMIN},
+    ("GET", "/api/v1/prescribers"): {ADMIN} | PHARMACISTS,
+    ("PATCH", "/api/v1/prescribers/<int:prescriber_id>"): {ADMIN},
+    ("POST", "/api/v1/patients"): {ADMIN} | PRESCRIBERS,
+    ("GET", "/api/v1/patients"): {ADMIN} | PRESCRIBERS | PHARMACISTS,
+    ("GET", "/api/v1/patients/<int:patient_id>"): {ADMIN, DOC, RPH},
+    ("PATCH", "/api/v1/patients/<int:patient_id>"): {ADMIN, DOC},
+    **{("POST", f"/api/v1/patients/<int:patient_id>/{c}"): {DOC}
+       for c in ("pregnancy-tests", "lab-results", "attestations")},
+    **{("POST", f"/api/v1/patients/<int:patient_id>/{c}/<int:evidence_id>/entered-in-error"): {DOC}
+       for c in ("pregnancy-tests", "lab-results", "attestations")},
+    ("POST", "/api/v1/prescriptions"): PRESCRIBERS,
+    ("GET", "/api/v1/prescriptions"): PRESCRIBERS | PHARMACISTS,
+    ("GET", "/api/v1/prescriptions/<int:prescription_id>"): {DOC, RPH},
+    ("POST", "/api/v1/prescriptions/<int:prescription_id>/evaluations"): {RPH},
+    ("GET", "/api/v1/authorizations/<int:authorization_id>"): {ADMIN, RPH},
+    ("POST", "/api/v1/authorizations/<int:authorization_id>/dispense"): {RPH},
+    ("POST", "/api/v1/authorizations/<int:authorization_id>/reversal"): {RPH},
+    ("GET", "/api/v1/audit-events"): {ADMIN, AUDITOR},
+    ("GET", "/api/v1/audit-events/export"): {ADMIN, AUDITOR},
+    ("GET", "/api/v1/audit-events/verification"): {ADMIN, AUDITOR},
+    ("GET", "/api/v1/openapi.json"): PUBLIC,
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/readyz"): PUBLIC,
+    ("GET", "/static/<path:filename>"): PUBLIC,
+    ("GET", "/login"): PUBLIC,
+    ("POST", "/login"): PUBLIC,
+    ("POST", "/logout"): SIGNED_IN,
+    ("GET", "/"): SIGNED_IN,
+    **{(m, r): {ADMIN} for m, r in (
+        ("GET", "/admin/"), ("GET", "/admin/pharmacies"), ("GET", "/admin/pharmacies/new"),
+        ("POST", "/admin/pharmacies/new"), ("GET", "/admin/pharmacies/<int:pharmacy_id>"),
+        ("POST", "/admin/pharmacies/<int:pharmacy_id>"), ("GET", "/admin/prescribers"),
+        ("GET", "/admin/prescribers/new"), ("POST", "/admin/prescribers/new"),
+        ("GET", "/admin/prescribers/<int:prescriber_id>"), ("POST", "/admin/prescribers/<int:prescriber_id>"),
+        ("GET", "/admin/users"), ("GET", "/admin/users/new"), ("POST", "/admin/users/new"),
+        ("GET", "/admin/users/<int:user_id>"), ("POST", "/admin/users/<int:user_id>/active"),
+        ("POST", "/admin/users/<int:user_id>/tokens"), ("POST", "/admin/tokens/<int:token_id>/revoke"))},
+    **{(m, r): {ADMIN, AUDITOR} for m, r in (
+        ("GET", "/audit/"), ("GET", "/audit/export"), ("GET", "/audit/verification"))},
+    ("GET", "/pharmacist/"): PHARMACISTS,
+    **{(m, r): {RPH} for m, r in (
+        ("GET", "/pharmacist/prescriptions/<int:prescription_id>"),
+        ("POST", "/pharmacist/prescriptions/<int:prescription_id>/dispense"),
+        ("POST", "/pharmacist/prescriptions/<int:prescription_id>/evaluate"),
+        ("POST", "/pharmacist/prescriptions/<int:prescription_id>/reverse"))},
+    ("GET", "/prescriber/"): PRESCRIBERS,
+    ("GET", "/prescriber/patients/new"): PRESCRIBERS,
+    ("POST", "/prescriber/patients/new"): PRESCRIBERS,
+    ("GET", "/prescriber/prescriptions/new"): PRESCRIBERS,
+    ("POST", "/prescriber/prescriptions/new"): PRESCRIBERS,
+    **{(m, r): {DOC} for m, r in (
+        ("GET", "/prescriber/patients/<int:patient_id>"),
+        ("GET", "/prescriber/prescriptions/<int:prescription_id>"),
+        ("GET", "/prescriber/patients/<int:patient_id>/<any('pregnancy-tests', 'lab-results', 'attestations'):collection>/new"),
+        ("POST", "/prescriber/patients/<int:patient_id>/<any('pregnancy-tests', 'lab-results', 'attestations'):collection>/new"),
+        ("GET", "/prescriber/patients/<int:patient_id>/<any('pregnancy-tests', 'lab-results', 'attestations'):collection>/<int:evidence_id>/entered-in-error"),
+        ("POST", "/prescriber/patients/<int:patient_id>/<any('pregnancy-tests', 'lab-results', 'attestations'):collection>/<int:evidence_id>/entered-in-error"))},
+}
+
+
+def registered_routes(app) -> set[tuple[str, str]]:
+    return {(m, r.rule) for r in app.url_map.iter_rules() for m in r.methods - {"HEAD", "OPTIONS"}}
+
+
+def test_every_registered_route_has_a_policy(app):
+    assert registered_routes(app) == set(POLICY)
+
+
+@pytest.fixture
+def scene(app, client):
+    app.config["WTF_CSRF_ENABLED"] = False  # CSRF has its own tests; this one is about who may act
+    world = World(app, client)
+    rph, doc, patient, rx, decision = world.authorized()
+    _, other_doc = world.prescriber_api()
+    _, other_rph = world.pharmacist_api()
+    _, auditor = world.user("auditor")
+    spare, _ = world.user("auditor")
+    lab = next(r for r in doc.ok("GET", f"/patients/{patient['id']}")["lab_results"])
+    with app.extensions["pharmsafe"]["session_factory"]() as s:
+        token_id = s.scalar(select(ApiToken.id).where(ApiToken.user_id == spare["id"]))
+        users = {t: s.scalar(select(User.id).join(ApiToken).where(ApiToken.token_hash == _hash(a.token)))
+                 for t, a in ((ADMIN, world.admin), (DOC, doc), (OTHER_DOC, other_doc), (RPH, rph),
+                              (OTHER_RPH, other_rph), (AUDITOR, auditor))}
+        assert s.get(LabResult, lab["id"]) is not None
+    apis = {ADMIN: world.admin, DOC: doc, OTHER_DOC: other_doc, RPH: rph, OTHER_RPH: other_rph, AUDITOR: auditor,
+            ANON: world.anon}
+    values = {"user_id": spare["id"], "token_id": token_id, "pharmacy_id": rx["pharmacy_id"],
+              "prescriber_id": rx["prescriber_id"], "patient_id": patient["id"], "evidence_id": lab["id"],
+              "prescription_id": rx["id"], "authorization_id": decision["authorization"]["id"],
+              "collection": "lab-results", "filename": "pharmsafe.css"}
+    return apis, users, values
+
+
+def _hash(token):
+    from pharmsafe.services.users import hash_token
+    return hash_token(token)
+
+
+def concrete(rule: str, values: dict) -> str:
+    import re
+
+    return re.sub(r"<(?:[^:>]+(?:\([^)]*\))?:)?([a-z_]+)>", lambda m: str(values[m.group(1)]), rule)
+
+
+def web_client(app, user_id):
+    client = app.test_client()
+    if user_id is not None:
+        now = app.extensions["pharmsafe"]["clock"].now().timestamp()
+        with client.session_transaction() as sess:
+            sess.update(user_id=user_id, signed_in_at=now, seen_at=now)
+    return client
+
+
+def test_access_matrix(app, scene):
+    apis, users, values = scene
+    problems = []
+    for (method, rule), allowed in sorted(POLICY.items()):
+        path = concrete(rule, values)
+        for actor in [ANON, AUDITOR, OTHER_DOC, OTHER_RPH, ADMIN, DOC, RPH]:
+            if path.startswith("/api/"):
+                resp = apis[actor].call(method, path.removeprefix("/api/v1"), json={})
+            else:
+                resp = web_client(app, users.get(actor)).open(path, method=method, data={})
+            status = resp.status_code
+            resp.close()
+            to_login = status == 302 and "/login" in resp.headers.get("Location", "")
+            if status >= 500:
+                problems.append((method, path, actor, status, "server error"))
+            elif actor in allowed:
+                signed_out = to_login and (method, rule) == ("POST", "/logout")
+                if status in (401, 403) or (to_login and not signed_out):
+                    problems.append((method, path, actor, status, "refused but allowed"))
+            elif actor == ANON:
+                expected_ok = status == 401 if path.startswith("/api/") else to_login
+                if not expected_ok:
+                    problems.append((method, path, actor, status, "anonymous not refused"))
+            elif status != 403:
+                problems.append((method, path, actor, status, "not 403"))
+    assert problems == [], "\n".join(map(str, problems))
