@@ -14,3 +14,5 @@ EXPIRY_CHUNK_SIZE = 500
 CHECKPOINT_INTERVAL_SECONDS = 3600
 HEARTBEAT_INTERVAL_SECONDS = 30
 MAX_CONTENT_LENGTH = 1024 * 1024
+# How many reverse proxies in front of PharmSafe append X-Forwarded-For (0: trust none).
+TRUSTED_PROXY_HOPS = 0

@@ -34,9 +34,17 @@ def _configure(app: Flask, settings: dict[str, Any]) -> None:
         TESTING=settings["ENV"] == "testing",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=settings["ENV"] == "production",
+        # Secure everywhere but development (`make run` serves plain http on 127.0.0.1).
+        SESSION_COOKIE_SECURE=settings["ENV"] != "development",
     )
     app.json.sort_keys = False
+    if settings["TRUSTED_PROXY_HOPS"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        # The client address (sign-in limits per address) comes from X-Forwarded-For, trusting
+        # exactly this many proxies in front; without proxies it is the peer address.
+        hops = settings["TRUSTED_PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
 
 def _init_database(app: Flask, settings: dict[str, Any], clock) -> None:

@@ -75,6 +75,13 @@ def validate(settings: dict[str, Any]) -> dict[str, Any]:
         if value < 1:
             raise ConfigError(f"PHARMSAFE_{key} must be a whole number of at least 1, not {raw!r}.")
         settings[key] = value
+    raw = settings["TRUSTED_PROXY_HOPS"]
+    try:
+        settings["TRUSTED_PROXY_HOPS"] = int(str(raw).strip())
+        if settings["TRUSTED_PROXY_HOPS"] < 0:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"PHARMSAFE_TRUSTED_PROXY_HOPS must be a whole number of at least 0, not {raw!r}.") from None
     try:
         ZoneInfo(str(settings["TIME_ZONE"]))
     except (ZoneInfoNotFoundError, ValueError):
