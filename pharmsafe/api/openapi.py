@@ -102,6 +102,44 @@ OPERATIONS = [
     ("get", "/audit-events/verification", "auditor, admin", "Verify the hash chain", None, (200, a.VerificationOut), []),
 ]
 
+# OpenAPI links: what a client does next with what it just created (the stateful fuzzing follows them).
+def _link(operation: str, **parameters: str) -> dict:
+    return {"operationRef": operation, "parameters": parameters}
+
+
+def _ref(method: str, path: str) -> str:
+    return "#/paths/" + path.replace("~", "~0").replace("/", "~1") + "/" + method
+
+
+BODY_ID = "$response.body#/id"
+LINKS = {
+    ("post", "/users"): {"ChangeUser": _link(_ref("patch", "/users/{user_id}"), user_id=BODY_ID),
+                         "IssueToken": _link(_ref("post", "/users/{user_id}/tokens"), user_id=BODY_ID)},
+    ("post", "/users/{user_id}/tokens"): {"RevokeToken": _link(_ref("delete", "/tokens/{token_id}"), token_id=BODY_ID)},
+    ("post", "/pharmacies"): {"ChangePharmacy": _link(_ref("patch", "/pharmacies/{pharmacy_id}"), pharmacy_id=BODY_ID)},
+    ("post", "/prescribers"): {"ChangePrescriber": _link(_ref("patch", "/prescribers/{prescriber_id}"),
+                                                         prescriber_id=BODY_ID)},
+    ("post", "/patients"): {
+        "ReadPatient": _link(_ref("get", "/patients/{patient_id}"), patient_id=BODY_ID),
+        "ChangePatient": _link(_ref("patch", "/patients/{patient_id}"), patient_id=BODY_ID),
+        **{f"Record{name}": _link(_ref("post", f"/patients/{{patient_id}}/{collection}"), patient_id=BODY_ID)
+           for name, collection in (("PregnancyTest", "pregnancy-tests"), ("LabResult", "lab-results"),
+                                    ("Attestation", "attestations"))},
+    },
+    **{("post", f"/patients/{{patient_id}}/{collection}"): {
+        "MarkEnteredInError": _link(_ref("post", f"/patients/{{patient_id}}/{collection}/{{evidence_id}}/entered-in-error"),
+                                    patient_id="$request.path.patient_id", evidence_id=BODY_ID)}
+       for collection in ("pregnancy-tests", "lab-results", "attestations")},
+    ("post", "/prescriptions"): {
+        "ReadPrescription": _link(_ref("get", "/prescriptions/{prescription_id}"), prescription_id=BODY_ID),
+        "Evaluate": _link(_ref("post", "/prescriptions/{prescription_id}/evaluations"), prescription_id=BODY_ID)},
+    ("post", "/prescriptions/{prescription_id}/evaluations"): {
+        name: _link(_ref(method, path), authorization_id="$response.body#/authorization/id")
+        for name, method, path in (("ReadAuthorization", "get", "/authorizations/{authorization_id}"),
+                                   ("Dispense", "post", "/authorizations/{authorization_id}/dispense"),
+                                   ("Reverse", "post", "/authorizations/{authorization_id}/reversal"))},
+}
+
 ERRORS = {
     400: "Malformed JSON", 401: "No or bad token", 403: "Role or ownership", 404: "Unknown id",
     405: "Method not allowed at this address", 409: "State conflict", 413: "Body over 1 MiB",
@@ -129,6 +167,8 @@ def build_spec() -> dict:
         else:
             responses[str(status)] = {"description": "OK",
                                       "content": {"application/json": {"schema": response_schema}}}
+            if (method, path) in LINKS:
+                responses[str(status)]["links"] = LINKS[(method, path)]
         operation = {"summary": summary, "description": f"Roles: {roles}.", "parameters": parameters,
                      "responses": responses, "security": [{"bearer": []}]}
         if request_schema is not None:

@@ -47,3 +47,39 @@ def test_operation(app, tokens, label):
         case.call_and_validate(headers=headers, excluded_checks=EXCLUDED)
 
     run()
+
+
+@pytest.mark.parametrize("role", ["admin", "prescriber"])
+def test_stateful_links(app, tokens, role):
+    """Create, then read and act on what was created, following the document's links."""
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)
+    token = tokens[role]
+    calls: list[tuple[str, int]] = []
+
+    class Machine(schema.as_state_machine()):
+        def after_call(self, response, case):
+            calls.append((case.operation.label, response.status_code))
+
+        def before_call(self, case):
+            case.headers = {**(case.headers or {}), "Authorization": f"Bearer {token}"}
+
+        def validate_response(self, response, case, additional_checks=None, **kwargs):
+            # The token is put on each case here, so the ignored-auth probe would take it for a
+            # generated (invalid) one; authentication is fuzzed without it in test_operation.
+            case.validate_response(response, excluded_checks=[*EXCLUDED, checks.ignored_auth],
+                                   transport_kwargs=kwargs or None)
+
+    Machine.run(settings=settings(max_examples=max(EXAMPLES // 4, 5), stateful_step_count=6, deadline=None,
+                                  database=None, suppress_health_check=list(HealthCheck)))
+    # The scenarios went past the creating calls to operations that act on an existing id.
+    followed = {label for label, _ in calls} & LINKED[role]
+    assert followed, sorted(set(calls))
+
+
+# For each role, operations that act on something it may create (the targets of the links).
+LINKED = {
+    "admin": {"PATCH /pharmacies/{pharmacy_id}", "PATCH /prescribers/{prescriber_id}", "PATCH /users/{user_id}",
+              "POST /users/{user_id}/tokens", "GET /patients/{patient_id}", "PATCH /patients/{patient_id}"},
+    "prescriber": {"GET /patients/{patient_id}", "PATCH /patients/{patient_id}",
+                   "POST /patients/{patient_id}/pregnancy-tests", "POST /patients/{patient_id}/lab-results",
+                   "POST /patients/{patient_id}/attestations", "GET /prescriptions/{prescription_id}"},
