@@ -83,3 +83,4 @@ LINKED = {
     "prescriber": {"GET /patients/{patient_id}", "PATCH /patients/{patient_id}",
                    "POST /patients/{patient_id}/pregnancy-tests", "POST /patients/{patient_id}/lab-results",
                    "POST /patients/{patient_id}/attestations", "GET /prescriptions/{prescription_id}"},
+}
