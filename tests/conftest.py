@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 from datetime import datetime, timezone
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from pharmsafe import create_app
 from pharmsafe.clock import FixedClock
@@ -59,6 +60,22 @@ def db_url(request, tmp_path):
     url = request.getfixturevalue("pg_migrated")
     _truncate_pg(url)
     return url
+
+
+@pytest.fixture
+def reset_database(app, db_url, request):
+    """A callable that puts the app's database back to freshly migrated: for tests that replay
+    scenarios and need each one to start from the same state."""
+    def reset() -> None:
+        app.extensions["pharmsafe"]["engine"].dispose()
+        if db_url.startswith("sqlite"):
+            path = Path(make_url(db_url).database)
+            for extra in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+                extra.unlink(missing_ok=True)
+            shutil.copy(request.getfixturevalue("sqlite_template"), path)
+        else:
+            _truncate_pg(db_url)
+    return reset
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import text
 
 from pharmsafe.audit import AuditImmutableError, append_event
-from pharmsafe.audit.chain import compute_hash
+from pharmsafe.audit.chain import BATCH_KEY, audit_batch, compute_hash
 from pharmsafe.audit.verify import record_checkpoint, verify_chain
 from pharmsafe.models import AuditEvent
 
@@ -154,3 +154,45 @@ def test_ndjson_line_equals_json_of_the_event(app, chain):
     lines = "".join(export_rows(factory, AuditFilters(), "ndjson")).splitlines()
     events = chain.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
     assert lines == [json.dumps(event_to_dict(e), ensure_ascii=False, separators=(",", ":")) for e in events]
+
+
+def _events(session) -> list[tuple]:
+    return [tuple(r) for r in session.execute(text(
+        "SELECT id, occurred_at, action, actor, subject, policy, payload, prev_hash, hash FROM audit_events "
+        "ORDER BY id"))]
+
+
+def test_a_batch_chains_exactly_as_events_appended_one_by_one(chain):
+    items = [dict(action="decision.recorded", actor="user:2", subject="decision:1", now=T0, policy="ipledge-2026",
+                  payload={"outcome": "authorized"}),
+             dict(action="authorization.reversed", actor="user:2", subject="authorization:1",
+                  now=T0 + timedelta(seconds=1), payload={"reason": "superseded"}),
+             dict(action="authorization.issued", actor="system:x", subject="authorization:2", now=T0, payload=None)]
+    with audit_batch(chain):
+        assert [append_event(chain, **item) for item in items] == [None, None, None]
+        # Held back: nothing written, no chain head read, until the block ends.
+        assert chain.execute(text("SELECT count(*) FROM audit_events")).scalar() == 6
+    chain.commit()
+    batched = _events(chain)[6:]
+    chain.rollback()
+    conn = chain.connection()
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("DROP TRIGGER IF EXISTS audit_events_no_delete")
+    else:
+        conn.exec_driver_sql("SET LOCAL session_replication_role = replica")
+    conn.execute(text("DELETE FROM audit_events WHERE id > 6"))
+    for item in items:
+        append_event(chain, **item)
+    chain.commit()
+    assert _events(chain)[6:] == batched and [row[0] for row in batched] == [7, 8, 9]
+    assert verify_chain(chain).intact
+
+
+def test_a_batch_left_by_an_exception_writes_nothing(chain):
+    with pytest.raises(RuntimeError):
+        with audit_batch(chain):
+            append_event(chain, action="x.y", actor="user:1", subject="s:1", now=T0)
+            raise RuntimeError("refused")
+    assert BATCH_KEY not in chain.info
+    chain.commit()
+    assert chain.execute(text("SELECT count(*) FROM audit_events")).scalar() == 6

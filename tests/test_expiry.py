@@ -1,10 +1,11 @@
 """Expiry over time, with an injected clock: the first sweep after dispense_by expires, not before."""
 from __future__ import annotations
 
+import threading
 from datetime import datetime, timezone
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select, text
 
 from pharmsafe.models import AuditEvent, SchedulerHeartbeat
 from pharmsafe.scheduler import _job, run_expiry_sweep
@@ -73,3 +74,51 @@ def test_jobs_record_their_runs_and_readyz_reports_the_heartbeat_age(app, client
         runs = dict(s.execute(select(SchedulerHeartbeat.name, SchedulerHeartbeat.runs)).all())
     assert actions == ["audit.checkpoint"]
     assert runs == {"heartbeat": 2, "checkpoint": 1}
+
+
+
+def test_the_sweep_updates_its_chunk_by_primary_key(world, app, clock):
+    """The status re-check must not lead SQLite's planner (no statistics) to walk the status index
+    over every active authorization for each chunk: the backlog would make each chunk slower."""
+    engine = app.extensions["pharmsafe"]["engine"]
+    if engine.dialect.name != "sqlite":
+        pytest.skip("the plan checked is SQLite's; PostgreSQL plans from statistics")
+    for _ in range(3):
+        world.authorized()
+    updates = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("UPDATE AUTHORIZATIONS"):
+            updates.append((statement, parameters))
+
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        clock.set(datetime(2026, 12, 2, tzinfo=timezone.utc))
+        assert run_expiry_sweep(app) == 3
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+    [(statement, parameters)] = updates
+    with engine.connect() as conn:
+        plan = " ".join(row[-1] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters))
+    assert "INTEGER PRIMARY KEY" in plan and "status" not in plan, plan
+
+
+def test_the_sweep_passes_over_a_prescription_another_transaction_holds(world, app, clock):
+    """An evaluation or dispense locks the prescription, then its authorization; the sweep locks both
+    in one statement and skips what is held, so the two never wait on each other in opposite orders."""
+    engine = app.extensions["pharmsafe"]["engine"]
+    if engine.dialect.name != "postgresql":
+        pytest.skip("row locks are PostgreSQL's; SQLite runs one writer at a time")
+    *_, decision = world.authorized()
+    clock.set(datetime(2026, 12, 2, tzinfo=timezone.utc))
+    swept = []
+    with engine.connect() as holder:
+        holder.execute(text("SELECT id FROM prescriptions WHERE id = :id FOR UPDATE"),
+                       {"id": decision["prescription_id"]})
+        sweeper = threading.Thread(target=lambda: swept.append(run_expiry_sweep(app)), daemon=True)
+        sweeper.start()
+        sweeper.join(timeout=30)
+        assert not sweeper.is_alive(), "the sweep waited for the held prescription"
+        holder.rollback()
+    assert swept == [0]
+    assert run_expiry_sweep(app) == 1

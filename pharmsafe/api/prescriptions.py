@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import jsonify
 from sqlalchemy import select
+from sqlalchemy.orm.attributes import set_committed_value
 
 from pharmsafe.api import api_bp
 from pharmsafe.services.access import require_pharmacy, require_prescription_access, visible_prescriptions
@@ -18,6 +19,8 @@ from pharmsafe.services.dispensing import dispense_authorization
 from pharmsafe.services.evaluation import evaluate_prescription, get_prescription
 from pharmsafe.services.prescriptions import submit_prescription
 from pharmsafe.transactions import get_session
+
+DECISION_OUT = DecisionOut()
 
 
 @api_bp.post("/prescriptions")
@@ -60,12 +63,12 @@ def get_prescription_view(prescription_id: int):
 @roles("pharmacist")
 def evaluate(prescription_id: int):
     c = ctx()
-    rx = get_prescription(c, prescription_id)
+    rx = get_prescription(c, prescription_id, for_update=True)
     require_pharmacy(current_user(), rx.pharmacy_id, f"Prescription {rx.id}")
-    decision, _auth = evaluate_prescription(c, prescription_id)
-    get_session().flush()
-    get_session().refresh(decision)
-    return jsonify(DecisionOut().dump(decision)), 201
+    decision, auth = evaluate_prescription(c, rx)
+    # The decision's authorization is the one just issued (or none): no query to read it back.
+    set_committed_value(decision, "authorization", auth)
+    return jsonify(DECISION_OUT.dump(decision)), 201
 
 
 def _own_authorization(authorization_id: int, *, admin_ok: bool = False) -> Authorization:

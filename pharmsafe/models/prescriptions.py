@@ -66,7 +66,8 @@ class Authorization(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     prescription_id: Mapped[int] = mapped_column(ForeignKey("prescriptions.id"), index=True)
-    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"))
+    # Indexed: every decision shown with its authorization looks it up by decision.
+    decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"), index=True)
     pharmacy_id: Mapped[int] = mapped_column(ForeignKey("pharmacies.id"))
     status: Mapped[str] = mapped_column(String(16))
     dispense_by: Mapped[datetime] = mapped_column(UTCDateTime())

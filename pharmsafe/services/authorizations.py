@@ -99,21 +99,28 @@ def expire_stale_authorizations(ctx: Ctx, *, chunk_size: int = 500) -> int:
     Set-based: one SELECT of the chunk, one UPDATE of the authorizations, one of their prescriptions,
     one INSERT of their audit events. The caller commits after each chunk (so a chunk holds the write
     lock briefly) and calls again until it returns less than chunk_size (a smaller count means the
-    chunk was short, or another sweeper took some of it and will go on). Rows another sweeper has
-    locked are skipped and the UPDATE re-checks the status, so two sweepers never expire (or audit)
-    one authorization twice."""
+    chunk was short, or another transaction holds some of it and a later sweep will go on). Rows
+    another transaction has locked are skipped and the UPDATE re-checks the status, so two sweepers
+    never expire (or audit) one authorization twice."""
     cutoff = ctx.now.replace(microsecond=0)
     chunk = ctx.session.execute(
         select(Authorization.id, Authorization.prescription_id, Authorization.dispense_by, Decision.policy_name)
         .join(Decision, Decision.id == Authorization.decision_id)
+        .join(Prescription, Prescription.id == Authorization.prescription_id)
         .where(Authorization.status == "active", Authorization.dispense_by < cutoff)
         .order_by(Authorization.dispense_by, Authorization.id).limit(chunk_size)
-        .with_for_update(skip_locked=True, of=Authorization)).all()
+        # The prescriptions are locked with their authorizations, in the same statement: an
+        # evaluation or dispense holding a prescription (and about to lock its authorization) is
+        # skipped, not waited for, so the two never wait on each other in opposite orders.
+        .with_for_update(skip_locked=True, of=[Authorization, Prescription])).all()
     if not chunk:
         return 0
     expired_ids = set(ctx.session.scalars(
         update(Authorization)
-        .where(Authorization.id.in_([row.id for row in chunk]), Authorization.status == "active")
+        # The status is re-checked in a form no index serves: SQLite's planner, without statistics,
+        # would otherwise walk the status index over every active authorization instead of going
+        # by primary key, making each chunk's UPDATE as slow as the backlog is long.
+        .where(Authorization.id.in_([row.id for row in chunk]), (Authorization.status + "") == "active")
         .values(status="expired", closed_at=ctx.now)
         .returning(Authorization.id)
         .execution_options(synchronize_session=False)).all())

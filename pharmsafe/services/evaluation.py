@@ -5,6 +5,7 @@ from sqlalchemy import select
 
 from pharmsafe import gates
 from pharmsafe.audit import append_event
+from pharmsafe.audit.chain import audit_batch
 from pharmsafe.gates.results import Decision as GateDecision
 from pharmsafe.models import Authorization, Decision, Prescription
 from pharmsafe.services.authorizations import reverse_active
@@ -43,12 +44,22 @@ def run_gates(ctx: Ctx, rx: Prescription, **facts_kwargs) -> GateDecision:
     return gates.evaluate(facts, policy=ctx.policy(), now=ctx.now)
 
 
-def evaluate_prescription(ctx: Ctx, prescription_id: int) -> tuple[Decision, Authorization | None]:
-    rx = get_prescription(ctx, prescription_id, for_update=True)
+def evaluate_prescription(ctx: Ctx, prescription: int | Prescription) -> tuple[Decision, Authorization | None]:
+    """Evaluate a prescription, given by id or as the row the caller loaded with
+    ``get_prescription(..., for_update=True)`` (so that it is read once, and locked)."""
+    rx = prescription if isinstance(prescription, Prescription) \
+        else get_prescription(ctx, prescription, for_update=True)
     if rx.status == "dispensed":
         raise Conflict(f"Prescription {rx.id} has been dispensed and cannot be evaluated again.",
                        code="already_dispensed")
     result = run_gates(ctx, rx)
+    with audit_batch(ctx.session):
+        decision, auth = _record_evaluation(ctx, rx, result)
+    rx.status = "authorized" if auth else "blocked"
+    return decision, auth
+
+
+def _record_evaluation(ctx: Ctx, rx: Prescription, result: GateDecision) -> tuple[Decision, Authorization | None]:
     decision = record_decision(ctx, rx, result, stage="evaluation")
     current = ctx.session.scalars(select(Authorization).where(Authorization.prescription_id == rx.id,
                                                               Authorization.status == "active")
@@ -64,5 +75,4 @@ def evaluate_prescription(ctx: Ctx, prescription_id: int) -> tuple[Decision, Aut
                      subject=f"authorization:{auth.id}", now=ctx.now, policy=result.policy_name,
                      payload={"prescription_id": rx.id, "decision_id": decision.id,
                               "dispense_by": result.dispense_by, "pharmacy_id": rx.pharmacy_id})
-    rx.status = "authorized" if auth else "blocked"
     return decision, auth
