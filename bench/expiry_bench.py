@@ -19,8 +19,9 @@ For each chunk size, on a fresh copy of that database:
          transaction (from the moment BEGIN has the lock, via the engine's "begin" event, to the
          end of COMMIT, via the session's "after_commit" event): max and p99;
   raw    the same work with the driver alone (sqlite3, or psycopg): per chunk, BEGIN (IMMEDIATE),
-         the same SELECT (FOR UPDATE SKIP LOCKED on PostgreSQL), UPDATE of those authorizations by
-         primary key (RETURNING id) and of their prescriptions, the chain lock and head, the SHA-256
+         the same SELECT (locking the authorizations and their prescriptions, SKIP LOCKED, on
+         PostgreSQL), UPDATE of those authorizations by primary key (RETURNING id) and of their
+         prescriptions, the chain lock and head, the SHA-256
          chain computed in the loop, one executemany INSERT of the audit rows, COMMIT. Its events
          hash exactly as PharmSafe's, so --verify checks both chains.
 
@@ -281,7 +282,8 @@ def verify_chain(url: str) -> bool:
 
 
 SELECT_DUE = ("SELECT a.id, a.prescription_id, a.dispense_by, d.policy_name FROM authorizations a "
-              "JOIN decisions d ON d.id = a.decision_id WHERE a.status = 'active' AND a.dispense_by < {p} "
+              "JOIN decisions d ON d.id = a.decision_id JOIN prescriptions p ON p.id = a.prescription_id "
+              "WHERE a.status = 'active' AND a.dispense_by < {p} "
               "ORDER BY a.dispense_by, a.id LIMIT {p}")
 
 
@@ -355,7 +357,7 @@ def raw_loop_postgresql(url: str, chunk_size: int) -> tuple[int, list[float], li
 
     now = datetime.now(timezone.utc)
     cutoff = now.replace(microsecond=0)
-    select_due = SELECT_DUE.format(p="%s") + " FOR UPDATE OF a SKIP LOCKED"
+    select_due = SELECT_DUE.format(p="%s") + " FOR UPDATE OF a, p SKIP LOCKED"
     total, holds, before_commit = 0, [], []
     with psycopg.connect(pg_dsn(url)) as conn:
         cur = conn.cursor()

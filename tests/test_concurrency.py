@@ -127,3 +127,25 @@ def test_concurrent_evaluations_leave_at_most_one_active_authorization(app):
             active = s.scalar(select(func.count()).select_from(Authorization)
                               .where(Authorization.prescription_id == rx_id, Authorization.status == "active"))
         assert active == 1
+
+
+@pytest.mark.slow
+def test_evaluations_racing_dispenses_never_deadlock_or_dispense_twice(app):
+    """An evaluation supersedes the authorization a dispense is using: both lock the prescription
+    first, so neither waits on the other in the opposite order (PostgreSQL would abort one as a
+    deadlock), and a prescription ends dispensed once, with no active authorization left, or not at all."""
+    rounds = max(ROUNDS // 10, 1)
+    token, rx_ids, auth_ids = authorized_prescriptions(app, rounds)
+    headers = {"Authorization": f"Bearer {token}"}
+    for n, (rx_id, auth_id) in enumerate(zip(rx_ids, auth_ids)):
+        responses = race(app, 8, lambda c, i: c.post(f"/api/v1/prescriptions/{rx_id}/evaluations", headers=headers)
+                         if i % 2 else c.post(f"/api/v1/authorizations/{auth_id}/dispense", headers=headers,
+                                              json={"quantity": 30, "rma_number": f"RMA-{n}-{i}"}))
+        assert {r.status_code for r in responses} <= {201, 409}, [body_of(r) for r in responses]
+        dispensed = [r for i, r in enumerate(responses) if i % 2 == 0 and r.status_code == 201]
+        assert len(dispensed) <= 1
+        with app.extensions["pharmsafe"]["session_factory"]() as s:
+            active = s.scalar(select(func.count()).select_from(Authorization)
+                              .where(Authorization.prescription_id == rx_id, Authorization.status == "active"))
+            dispenses = s.scalar(select(func.count()).select_from(Dispense).where(Dispense.prescription_id == rx_id))
+        assert dispenses == len(dispensed) and active == (0 if dispenses else 1), (n, active, dispenses)

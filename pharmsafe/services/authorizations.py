@@ -18,7 +18,8 @@ def is_past(dispense_by: datetime, now: datetime) -> bool:
 
 
 def get_authorization(ctx: Ctx, authorization_id: int, *, for_update: bool = False) -> Authorization:
-    auth = ctx.session.get(Authorization, authorization_id, with_for_update=for_update or None)
+    auth = ctx.session.get(Authorization, authorization_id, with_for_update=for_update or None,
+                           populate_existing=for_update)
     if auth is None:
         raise NotFound(f"Authorization {authorization_id} does not exist.")
     return auth

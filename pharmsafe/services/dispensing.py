@@ -13,10 +13,10 @@ from pharmsafe.audit import append_event
 from pharmsafe.gates import facts as f
 from pharmsafe.gates.policies import policy_zone
 from pharmsafe.gates.results import Status
-from pharmsafe.models import Dispense, Pharmacy
+from pharmsafe.models import Authorization, Dispense, Pharmacy
 from pharmsafe.services.authorizations import get_authorization, refuse_unless_active
 from pharmsafe.services.context import Ctx
-from pharmsafe.services.errors import Conflict, ValidationFailed
+from pharmsafe.services.errors import Conflict, NotFound, ValidationFailed
 from pharmsafe.services.evaluation import get_prescription, record_decision, run_gates
 
 RMA_CODES = {"RMA_MISSING": "rma_missing", "RMA_ALREADY_USED": "rma_already_used"}
@@ -25,9 +25,15 @@ RMA_CODES = {"RMA_MISSING": "rma_missing", "RMA_ALREADY_USED": "rma_already_used
 def dispense_authorization(ctx: Ctx, authorization_id: int, *, quantity: Decimal, rma_number: str | None = None,
                            rma_do_not_dispense_after: date | None = None,
                            acknowledged_warnings: list[str] | tuple[str, ...] = ()) -> Dispense:
+    # The prescription is locked before its authorization, in the order an evaluation takes them,
+    # so a dispense and an evaluation of one prescription queue instead of deadlocking.
+    prescription_id = ctx.session.scalar(select(Authorization.prescription_id)
+                                         .where(Authorization.id == authorization_id))
+    if prescription_id is None:
+        raise NotFound(f"Authorization {authorization_id} does not exist.")
+    rx = get_prescription(ctx, prescription_id, for_update=True)
     auth = get_authorization(ctx, authorization_id, for_update=True)
     refuse_unless_active(ctx, auth)
-    rx = get_prescription(ctx, auth.prescription_id, for_update=True)
     if Decimal(quantity) != Decimal(rx.quantity):
         raise ValidationFailed({"quantity": [f"Must equal the prescription's quantity ({rx.quantity.normalize():f})."]})
     rma_used = bool(rma_number) and ctx.session.scalar(

@@ -15,7 +15,10 @@ from pharmsafe.services.facts import load_facts
 
 
 def get_prescription(ctx: Ctx, prescription_id: int, *, for_update: bool = False) -> Prescription:
-    rx = ctx.session.get(Prescription, prescription_id, with_for_update=for_update or None)
+    # A locked read refreshes a row already loaded in this session: what was read before the lock
+    # may have changed since.
+    rx = ctx.session.get(Prescription, prescription_id, with_for_update=for_update or None,
+                         populate_existing=for_update)
     if rx is None:
         raise NotFound(f"Prescription {prescription_id} does not exist.")
     return rx
