@@ -41,9 +41,21 @@ class Instant(fields.DateTime):
         return None if value is None else format_instant(value)
 
 
+# Control characters other than tab, line feed and carriage return, and unpaired UTF-16 surrogates
+# (JSON's "\\ud800" escapes): no database can store NUL or a lone surrogate in text, and the others
+# have no place in a name, a number or a reason.
+UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def storable(value: str) -> None:
+    if UNSTORABLE.search(value):
+        raise ValidationError("Must not contain control characters (other than tab and line breaks) "
+                              "or unpaired surrogates.")
+
+
 def Text(max_length: int = 100, **kwargs) -> fields.String:
     """Text of 1..max_length characters, kept verbatim."""
-    return fields.String(validate=validate.Length(min=1, max=max_length), **kwargs)
+    return fields.String(validate=[validate.Length(min=1, max=max_length), storable], **kwargs)
 
 
 def Id(**kwargs) -> fields.Integer:

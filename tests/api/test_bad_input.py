@@ -221,3 +221,20 @@ def test_openapi_document_lists_every_route(client, app):
                 path = path.replace(f"<int:{arg}>", "{" + arg + "}")
             registered |= {(m, path) for m in rule.methods - {"HEAD", "OPTIONS"}}
     assert registered == documented
+
+
+# Found by the long fuzzing profile: a NUL in a name reached PostgreSQL, which refuses it (a 500).
+@pytest.mark.parametrize("raw_name", [r'"Ient\u0000"', r'"\udb9fq"', r'"tab\u0007bell"'])
+def test_text_a_database_cannot_store_is_refused(world, app, raw_name):
+    _, doc = world.prescriber_api()
+    before = counts(app)
+    body = ('{"first_name": "Pat", "last_name": ' + raw_name + ', "date_of_birth": "2001-04-05", '
+            '"can_get_pregnant": false, "rems_patient_id": "P1", "enrolled_on": "2026-10-01"}')
+    resp = doc.call("POST", "/patients", data=body, headers={"Content-Type": "application/json"})
+    assert_error(resp, 422, "validation_error", "last_name")
+    assert counts(app) == before
+
+
+def test_tabs_and_line_breaks_in_text_are_kept(doc_and_patient):
+    doc, patient = doc_and_patient
+    assert doc.ok("PATCH", f"/patients/{patient['id']}", {"last_name": "Smith\tJones"})["last_name"] == "Smith\tJones"
