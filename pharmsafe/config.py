@@ -84,7 +84,7 @@ def validate(settings: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError(f"PHARMSAFE_TRUSTED_PROXY_HOPS must be a whole number of at least 0, not {raw!r}.") from None
     try:
         ZoneInfo(str(settings["TIME_ZONE"]))
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):
         raise ConfigError(f"PHARMSAFE_TIME_ZONE must be an IANA time zone such as America/New_York, "
                           f"not {settings['TIME_ZONE']!r}.") from None
     secret = str(settings.get("SECRET_KEY") or "")

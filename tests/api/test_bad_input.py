@@ -238,3 +238,13 @@ def test_text_a_database_cannot_store_is_refused(world, app, raw_name):
 def test_tabs_and_line_breaks_in_text_are_kept(doc_and_patient):
     doc, patient = doc_and_patient
     assert doc.ok("PATCH", f"/patients/{patient['id']}", {"last_name": "Smith\tJones"})["last_name"] == "Smith\tJones"
+
+
+# Found by the long fuzzing profile: a long, odd time zone name made ZoneInfo raise OSError (a 500).
+@pytest.mark.parametrize("zone", ["T\u033ao\u035e " * 60, "../../etc/passwd", "America/Nowhere", "america/new_york"])
+def test_unknown_time_zone_is_a_field_error(world, app, zone):
+    before = counts(app)
+    resp = world.admin.call("POST", "/pharmacies", {"name": "P", "ncpdp_id": "1234567", "rems_registration_id": "R",
+                                                    "activated_until": "2027-12-31", "time_zone": zone})
+    assert_error(resp, 422, "validation_error", "time_zone")
+    assert counts(app) == before
