@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/expiry_bench.py                          # SQLite, 1,000,000 due authorizations
     .venv/bin/python bench/expiry_bench.py --rows 100000            # a quicker run
-    .venv/bin/python bench/expiry_bench.py --chunk-sizes 500 100 2000
+    .venv/bin/python bench/expiry_bench.py --chunk-sizes 200 100 500
     .venv/bin/python bench/expiry_bench.py --postgresql postgresql+psycopg://postgres@127.0.0.1:5432/bench
 
 The database holds --rows authorizations past their dispense_by (inserted directly, in bulk: a
@@ -491,8 +491,8 @@ def print_tables(engine_name: str, results: dict, args) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000, help="due authorizations (default 1,000,000)")
-    parser.add_argument("--chunk-sizes", type=int, nargs="+", default=[500],
-                        help="EXPIRY_CHUNK_SIZE values to run; the first is used for the latency phase (default 500)")
+    parser.add_argument("--chunk-sizes", type=int, nargs="+", default=[200],
+                        help="EXPIRY_CHUNK_SIZE values to run; the first is used for the latency phase (default 200, the application's)")
     parser.add_argument("--postgresql", metavar="URL", help="also run on this PostgreSQL database (wiped)")
     parser.add_argument("--no-sqlite", action="store_true", help="skip the SQLite run")
     parser.add_argument("--days", type=int, default=100, help="days the due instants are spread over (default 100)")

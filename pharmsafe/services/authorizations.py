@@ -94,7 +94,7 @@ def reverse_for_pharmacy(ctx: Ctx, pharmacy_id: int, reason: str) -> list[int]:
     return reverse_active(ctx, active_authorizations(ctx, Authorization.pharmacy_id == pharmacy_id), reason)
 
 
-def expire_stale_authorizations(ctx: Ctx, *, chunk_size: int = 500) -> int:
+def expire_stale_authorizations(ctx: Ctx, *, chunk_size: int = 200) -> int:
     """Expire one chunk of active authorizations past their dispense_by; returns how many it expired.
 
     Set-based: one SELECT of the chunk, one UPDATE of the authorizations, one of their prescriptions,
