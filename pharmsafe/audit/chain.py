@@ -26,6 +26,12 @@ CHAIN_LOCK_KEY = 7_301_442_001
 # Where audit_batch keeps the events it holds back, in Session.info.
 BATCH_KEY = "pharmsafe.audit_batch"
 
+# Built once: each append runs them, and building a statement costs more than running these.
+_AUDIT = AuditEvent.__table__
+_LOCK = text("SELECT pg_advisory_xact_lock(:key)").bindparams(key=CHAIN_LOCK_KEY)
+_HEAD = select(_AUDIT.c.id, _AUDIT.c.hash).order_by(_AUDIT.c.id.desc()).limit(1)
+_INSERT = insert(_AUDIT)
+
 
 class AuditImmutableError(RuntimeError):
     """Raised when code tries to change or remove an audit event."""
@@ -90,11 +96,11 @@ def lock_chain(session: Session) -> None:
     """Serialize appends. On PostgreSQL a transaction-scoped advisory lock; on SQLite every write
     transaction already holds the database's single write lock from BEGIN IMMEDIATE."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CHAIN_LOCK_KEY})
+        session.execute(_LOCK)
 
 
 def chain_head(session: Session) -> tuple[int, str]:
-    row = session.execute(select(AuditEvent.id, AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)).first()
+    row = session.execute(_HEAD).first()
     return (row[0], row[1]) if row else (0, GENESIS_HASH)
 
 
@@ -164,7 +170,7 @@ def _append_rows(session: Session, events: list[dict[str, Any]]) -> int:
                "payload": canonical_json(event.get("payload") or {}), "prev_hash": prev_hash}
         row["hash"] = prev_hash = compute_hash(**row)
         rows.append(row)
-    session.execute(insert(AuditEvent), rows)
+    session.execute(_INSERT, rows)
     return len(rows)
 
 

@@ -1,7 +1,7 @@
 """Evaluate a prescription: run every gate, record the decision, issue or reverse authorizations."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from pharmsafe import gates
 from pharmsafe.audit import append_event
@@ -12,6 +12,13 @@ from pharmsafe.services.authorizations import reverse_active
 from pharmsafe.services.context import Ctx
 from pharmsafe.services.errors import Conflict, NotFound
 from pharmsafe.services.facts import load_facts
+
+
+# Built once: run on every evaluation.
+_ACTIVE_FOR_PRESCRIPTION = (select(Authorization)
+                            .where(Authorization.prescription_id == bindparam("prescription_id"),
+                                   Authorization.status == "active")
+                            .with_for_update())
 
 
 def get_prescription(ctx: Ctx, prescription_id: int, *, for_update: bool = False) -> Prescription:
@@ -58,16 +65,16 @@ def evaluate_prescription(ctx: Ctx, prescription: int | Prescription) -> tuple[D
     result = run_gates(ctx, rx)
     with audit_batch(ctx.session):
         decision, auth = _record_evaluation(ctx, rx, result)
-    rx.status = "authorized" if auth else "blocked"
     return decision, auth
 
 
 def _record_evaluation(ctx: Ctx, rx: Prescription, result: GateDecision) -> tuple[Decision, Authorization | None]:
     decision = record_decision(ctx, rx, result, stage="evaluation")
-    current = ctx.session.scalars(select(Authorization).where(Authorization.prescription_id == rx.id,
-                                                              Authorization.status == "active")
-                                  .with_for_update()).all()
+    current = ctx.session.scalars(_ACTIVE_FOR_PRESCRIPTION, {"prescription_id": rx.id}).all()
     reverse_active(ctx, current, "superseded", {"decision_id": decision.id})
+    # Set before the next flush, so that the prescription is written once (not "reversed" by the
+    # superseded authorization, then this).
+    rx.status = "authorized" if result.authorized else "blocked"
     auth = None
     if result.authorized:
         auth = Authorization(prescription_id=rx.id, decision_id=decision.id, pharmacy_id=rx.pharmacy_id,

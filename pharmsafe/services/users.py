@@ -7,7 +7,7 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 from pharmsafe.audit import append_event
 from pharmsafe.models import ApiToken, Pharmacy, Prescriber, User
@@ -130,9 +130,12 @@ def revoke_api_token(ctx: Ctx, token_id: int) -> ApiToken:
     return row
 
 
+_TOKEN_BY_HASH = select(ApiToken).where(ApiToken.token_hash == bindparam("token_hash"))  # every API request
+
+
 def user_for_token(session, token: str) -> User | None:
     """The active user behind a live token, or None (unknown, revoked, or user deactivated)."""
-    row = session.scalar(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+    row = session.scalar(_TOKEN_BY_HASH, {"token_hash": hash_token(token)})
     if row is None or row.revoked_at is not None or not row.user.active:
         return None
     return row.user
