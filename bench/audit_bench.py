@@ -22,25 +22,19 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from http_bench import prepare_database  # noqa: E402  (wipes a PostgreSQL schema, then migrates)
 
 BATCH = 10_000
 T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
 
 
 def seed(url: str, rows: int) -> None:
-    from sqlalchemy import create_engine, text
-
     from pharmsafe.audit.chain import append_events
     from pharmsafe.db import make_engine, make_session_factory
-    from pharmsafe.migrations_state import upgrade
 
-    if url.startswith("postgresql"):
-        engine = create_engine(url)
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE"))
-            conn.execute(text("CREATE SCHEMA public"))
-        engine.dispose()
-    upgrade(url)
+    prepare_database(url)
     engine = make_engine(url)
     factory = make_session_factory(engine)
     for start in range(0, rows, BATCH):

@@ -155,6 +155,7 @@ class RunningServer:
 # --- seeding -----------------------------------------------------------------------------------
 
 def prepare_database(url: str) -> None:
+    """Migrate the database from empty; a PostgreSQL database is wiped first (its public schema)."""
     from sqlalchemy import create_engine, text
 
     from pharmsafe.migrations_state import upgrade
