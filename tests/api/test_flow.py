@@ -1,7 +1,10 @@
 """The whole path a prescription takes through the API, on every configured engine."""
 from __future__ import annotations
 
+import contextlib
+
 import pytest
+from sqlalchemy import event
 
 from tests.support import World
 
@@ -126,6 +129,37 @@ def test_reevaluation_supersedes_the_active_authorization(world):
     assert second["authorization"]["id"] != first["authorization"]["id"]
     old = rph.ok("GET", f"/authorizations/{first['authorization']['id']}")
     assert old["status"] == "reversed" and old["reversal"]["reason"] == "superseded"
+
+
+@contextlib.contextmanager
+def statements(app):
+    seen: list[str] = []
+
+    def record(_conn, _cursor, statement, *_):
+        seen.append(statement)
+
+    engine = app.extensions["pharmsafe"]["engine"]
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def test_reevaluation_runs_the_same_statements_however_much_evidence_there_is(world, app):
+    rph, doc, patient, rx, _ = world.authorized()
+    with statements(app) as before:
+        assert rph.ok("POST", f"/prescriptions/{rx['id']}/evaluations")["outcome"] == "authorized"
+    for _ in range(10):
+        doc.ok("POST", f"/patients/{patient['id']}/lab-results", {"test": "ALT", "value": "20", "unit": "U/L",
+                                                                  "collected_on": world.day(-1)})
+    with statements(app) as after:
+        assert rph.ok("POST", f"/prescriptions/{rx['id']}/evaluations")["outcome"] == "authorized"
+    assert len(after) == len(before)
+    # Token, prescription, parties, four kinds of evidence, decision, superseded and new
+    # authorization, audit chain: no statement per piece of evidence, none repeated.
+    assert len(before) <= 16, before
+    assert sum(s.lstrip().upper().startswith("UPDATE PRESCRIPTIONS") for s in before) == 0, before
 
 
 def test_positive_test_reverses_active_authorizations(world):
