@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from sqlalchemy import bindparam, select
+from sqlalchemy.orm import joinedload
 
 from pharmsafe import gates
 from pharmsafe.audit import append_event
@@ -14,18 +15,24 @@ from pharmsafe.services.errors import Conflict, NotFound
 from pharmsafe.services.facts import load_facts
 
 
-# Built once: run on every evaluation.
+# Built once: run on every evaluation. A superseded authorization's decision is read for its
+# policy alone (the audit event names it), not its gates.
+_PRESCRIPTION_LOCKED = (select(Prescription).where(Prescription.id == bindparam("prescription_id"))
+                        .with_for_update().execution_options(populate_existing=True))
 _ACTIVE_FOR_PRESCRIPTION = (select(Authorization)
                             .where(Authorization.prescription_id == bindparam("prescription_id"),
                                    Authorization.status == "active")
+                            .options(joinedload(Authorization.decision).load_only(Decision.policy_name))
                             .with_for_update())
 
 
 def get_prescription(ctx: Ctx, prescription_id: int, *, for_update: bool = False) -> Prescription:
     # A locked read refreshes a row already loaded in this session: what was read before the lock
     # may have changed since.
-    rx = ctx.session.get(Prescription, prescription_id, with_for_update=for_update or None,
-                         populate_existing=for_update)
+    if for_update:
+        rx = ctx.session.scalar(_PRESCRIPTION_LOCKED, {"prescription_id": prescription_id})
+    else:
+        rx = ctx.session.get(Prescription, prescription_id)
     if rx is None:
         raise NotFound(f"Prescription {prescription_id} does not exist.")
     return rx
