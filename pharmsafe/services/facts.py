@@ -40,10 +40,11 @@ _TESTS = _evidence(PregnancyTest, "specimen_collected_on", "result", "specimen",
                    "recorded_at")
 _LABS = _evidence(LabResult, "test", "value", "unit", "collected_on", "recorded_at", "reference_upper")
 _ATTESTATIONS = _evidence(Attestation, "kind", "attested_on", "recorded_at", "methods")
-_DISPENSES = (select(Dispense.__table__.c.id, Dispense.__table__.c.dispensed_on, Dispense.__table__.c.days_supply)
-              .where(Dispense.__table__.c.patient_id == bindparam("patient_id"),
-                     Dispense.__table__.c.prescription_id != bindparam("prescription_id"))
-              .order_by(Dispense.__table__.c.id))
+_DISPENSE = Dispense.__table__.c
+_DISPENSES = (select(_DISPENSE.id, _DISPENSE.dispensed_on, _DISPENSE.days_supply)
+              .where(_DISPENSE.patient_id == bindparam("patient_id"),
+                     _DISPENSE.prescription_id != bindparam("prescription_id"))
+              .order_by(_DISPENSE.id))
 
 
 def prescription_facts(rx: Prescription) -> f.PrescriptionFacts:
