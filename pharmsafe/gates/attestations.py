@@ -7,8 +7,9 @@ entered in error or dated after today are ignored. "Current for N days" follows 
 Contraception methods (rulebook §2): primary (highly effective) iud, implant, tubal_sterilization,
 partner_vasectomy, hormonal_pill, hormonal_patch, hormonal_ring, hormonal_injection; secondary
 male_condom, diaphragm, cervical_cap, vaginal_sponge; and abstinence, which counts only on its own.
-iPLEDGE wants two different methods of which at least one primary, or abstinence; EU PPP at least one
-highly effective method. An unknown code fails closed.
+iPLEDGE wants two different methods of which at least one primary, or abstinence alone; EU PPP one
+user-independent method (iud, implant, tubal_sterilization, partner_vasectomy), or a user-dependent
+hormonal method together with a barrier method, and never abstinence. An unknown code fails closed.
 """
 from __future__ import annotations
 
@@ -27,10 +28,15 @@ PRIMARY_METHODS = frozenset({
     "hormonal_pill", "hormonal_patch", "hormonal_ring", "hormonal_injection",
 })
 SECONDARY_METHODS = frozenset({"male_condom", "diaphragm", "cervical_cap", "vaginal_sponge"})
+# EU PPP splits the primary methods: user-independent ones are enough alone; user-dependent (hormonal)
+# ones only together with a barrier method (the secondary list).
+USER_INDEPENDENT_METHODS = frozenset({"iud", "implant", "tubal_sterilization", "partner_vasectomy"})
+HORMONAL_METHODS = PRIMARY_METHODS - USER_INDEPENDENT_METHODS
+BARRIER_METHODS = SECONDARY_METHODS
 ABSTINENCE = "abstinence"
 CONTRACEPTION_METHODS = PRIMARY_METHODS | SECONDARY_METHODS | {ABSTINENCE}
 
-CONTRACEPTION_RULES = ("two_methods_one_primary", "one_primary")
+CONTRACEPTION_RULES = ("two_methods_one_primary", "independent_or_hormonal_with_barrier")
 
 
 def _order(attestation: AttestationFacts):
@@ -89,10 +95,13 @@ def method_problem(methods: Sequence[str], rule: str) -> tuple[str, str] | None:
         return "CONTRACEPTION_METHOD_UNKNOWN", f"unknown method code(s) {', '.join(unknown)}"
     distinct = set(codes)
     shown = ", ".join(sorted(distinct)) or "none"
-    if rule == "one_primary":
-        if distinct & PRIMARY_METHODS:
+    if rule == "independent_or_hormonal_with_barrier":
+        # Abstinence does not count under this rule, alone or with others.
+        if distinct & USER_INDEPENDENT_METHODS or (distinct & HORMONAL_METHODS and distinct & BARRIER_METHODS):
             return None
-        return "CONTRACEPTION_METHODS_INSUFFICIENT", f"the methods ({shown}) include no highly effective method"
+        return ("CONTRACEPTION_METHODS_INSUFFICIENT",
+                f"the methods ({shown}) are neither a user-independent method nor a hormonal method "
+                "together with a barrier method")
     if distinct == {ABSTINENCE}:
         return None
     others = distinct - {ABSTINENCE}
@@ -103,8 +112,9 @@ def method_problem(methods: Sequence[str], rule: str) -> tuple[str, str] | None:
 
 
 def _rule_sentence(rule: str) -> str:
-    if rule == "one_primary":
-        return "at least one highly effective method"
+    if rule == "independent_or_hormonal_with_barrier":
+        return ("one user-independent method (iud, implant, tubal_sterilization, partner_vasectomy), or a "
+                "hormonal method together with a barrier method")
     return "two different methods including a primary one, or abstinence alone"
 
 

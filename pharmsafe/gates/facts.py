@@ -69,19 +69,28 @@ class LabResultFacts:
 @dataclass(frozen=True)
 class AttestationFacts:
     id: int
-    kind: str  # contraception | comprehension | counseling
+    kind: str  # contraception | comprehension | counseling | pregnancy_excluded
     attested_on: date
     recorded_at: datetime
     methods: tuple[str, ...] = ()
     entered_in_error: bool = False
+    # pregnancy_excluded only: how the prescriber ruled pregnancy out (required for it to count).
+    note: str | None = None
 
 
 @dataclass(frozen=True)
 class DispenseFacts:
-    """An earlier dispense of isotretinoin to the same patient (any pharmacy known here)."""
+    """An earlier dispense of isotretinoin to the same patient that PharmSafe has seen: one it
+    recorded (``kind`` "dispense") or a pharmacist's record of one at another pharmacy ("transfer_in").
+    Reversed dispenses and transfers-in entered in error are not facts at all."""
     id: int
     dispensed_on: date
     days_supply: int
+    kind: str = "dispense"  # dispense | transfer_in
+
+    @property
+    def ref(self) -> str:
+        return f"{self.kind}:{self.id}"
 
 
 @dataclass(frozen=True)

@@ -1,23 +1,15 @@
 """The pregnancy_test gate (rulebook §2, "Pregnancy tests, for a patient who can get pregnant").
 
-iPLEDGE: the qualifying test is the most recent negative test, current on today (collected X, day 1
-is X, current through X+6), that counts for this dispense:
-- first dispense of a course: a medical-setting test (ipledge-2021: with a CLIA number), and a
-  screening test, the most recent negative medical-setting test collected at least 19 days before
-  that confirmatory test;
-- later dispenses: a medical-setting test, or a home test when both the policy and the patient's
-  prescriber allow it (ipledge-2021: any test must carry a CLIA number, so never a home test).
-The gate is current until the qualifying test's last day: that is the prescription's window.
+A positive test that is not entered in error locks the patient whatever the category (a positive
+proves the category wrong): the gate fails with PREGNANCY_TEST_POSITIVE in every decision until the
+prescriber's pregnancy_excluded clearance (pregnancy_evidence.Lock). After a clearance only tests
+collected on a later day than the positive count, and the first dispense on or after the clearance
+is the first of a new course; the decision cites the clearance.
 
-EU PPP: the qualifying test is a negative medically supervised test collected 0..3 days before
-``written_on``; the 7-day window runs from ``written_on`` and belongs to the prescription gate.
-
-A positive test blocks when collected on or after the earliest collection date of the tests this
-decision relies on; with no qualifying test, a positive collected on or after the latest negative
-is cited. A result that is neither negative nor positive blocks the same way (fail closed), and so
-does a positive dated after today. Negative tests dated after today are ignored.
-
-The iPLEDGE rule is in pregnancy_ipledge, the EU rule in pregnancy_eu.
+iPLEDGE (pregnancy_ipledge): the qualifying test is the most recent negative test current on today
+(collected X, day 1 is X, current through X+6) that counts for this dispense; a first dispense of a
+course also needs a screening test at least 19 days before it. EU PPP (pregnancy_eu): a negative
+medically supervised test collected 0..3 days before ``written_on``.
 """
 from __future__ import annotations
 
@@ -28,25 +20,34 @@ from pharmsafe.gates.course import course_of
 from pharmsafe.gates.facts import Facts
 from pharmsafe.gates.policy import Policy
 from pharmsafe.gates.pregnancy_eu import judge_from_written_on
-from pharmsafe.gates.pregnancy_evidence import GATE, Tests
+from pharmsafe.gates.pregnancy_evidence import GATE, Lock, Tests
 from pharmsafe.gates.pregnancy_ipledge import judge_ipledge
 from pharmsafe.gates.results import GateResult
-from pharmsafe.gates.verdict import category_unknown, not_applicable
+from pharmsafe.gates.verdict import category_unknown, conclude, not_applicable
 
 
 def pregnancy_test_gate(facts: Facts, *, policy: Policy, now: datetime) -> GateResult:
     ctx = make_context(facts, policy, now)
     patient = facts.patient
+    lock = Lock.of(facts, ctx.today)
+    if lock.locked:
+        problems = lock.findings(ctx.today)
+        if patient.can_get_pregnant is None:
+            problems = list(category_unknown(GATE, patient.id).findings) + problems
+        return conclude(GATE, problems, evidence={"patient": patient.id, **lock.evidence()})
     if patient.can_get_pregnant is False:
         return not_applicable(GATE, "PREGNANCY_TEST_NOT_REQUIRED",
                               "Not required: the prescriber recorded that the patient cannot get pregnant.",
                               {"patient": patient.id})
     if patient.can_get_pregnant is None:
         return category_unknown(GATE, patient.id)
-    tests = Tests.of(facts, ctx.today)
-    course = course_of(facts, policy, ctx.today)
+    tests = Tests.of(facts, ctx.today, after=lock.negatives_after)
+    cleared_on = lock.clearance.attested_on if lock.clearance else None
+    course = course_of(facts, policy, ctx.today, cleared_on=cleared_on)
     if policy.cgp_window_from == "qualifying_test":
-        return judge_ipledge(ctx, tests, course)
-    if policy.cgp_window_from == "written_on":
-        return judge_from_written_on(ctx, tests)
-    raise ValueError(f"policy {policy.name}: unknown cgp_window_from {policy.cgp_window_from!r}")
+        result = judge_ipledge(ctx, tests, course, lock)
+    elif policy.cgp_window_from == "written_on":
+        result = judge_from_written_on(ctx, tests, lock)
+    else:
+        raise ValueError(f"policy {policy.name}: unknown cgp_window_from {policy.cgp_window_from!r}")
+    return result

@@ -1,18 +1,19 @@
 """The EU PPP pregnancy-test rule (rulebook §2): a negative medically supervised test collected
 0..3 days before ``written_on`` (SmPC wording, unconfirmed), one test for every dispense. The 7-day
 dispensing window runs from ``written_on`` and belongs to the prescription gate, so this gate sets no
-"current until" of its own.
+"current until" of its own. After a cleared positive only a test collected on a later day counts
+(the caller filters them).
 """
 from __future__ import annotations
 
 from pharmsafe.gates.context import Context
 from pharmsafe.gates.dates import days_before
-from pharmsafe.gates.pregnancy_evidence import GATE, Tests, blocker, not_counted, order
+from pharmsafe.gates.pregnancy_evidence import GATE, Lock, Tests, blocker, not_counted, order
 from pharmsafe.gates.results import GateResult
 from pharmsafe.gates.verdict import conclude, fail, latest, one_or_many, passed
 
 
-def judge_from_written_on(ctx: Context, tests: Tests) -> GateResult:
+def judge_from_written_on(ctx: Context, tests: Tests, lock: Lock) -> GateResult:
     policy, today = ctx.policy, ctx.today
     if policy.test_before_written_max_days is None:
         raise ValueError(f"policy {policy.name}: test_before_written_max_days is required "
@@ -46,13 +47,14 @@ def judge_from_written_on(ctx: Context, tests: Tests) -> GateResult:
                 f"Record {wanted}.",
             ))
         evidence = {"pregnancy_test": one_or_many(cited)} if cited else {}
-        return conclude(GATE, problems, evidence=evidence)
+        return conclude(GATE, problems, evidence={**evidence, **lock.evidence()})
     collected = qualifying.specimen_collected_on
     blockers = tests.unclear_since(collected)
     evidence = {
         "pregnancy_test": one_or_many([qualifying.id] + [t.id for t in blockers]),
         "collected_on": collected.isoformat(),
         "written_on": written.isoformat(),
+        **lock.evidence(),
     }
     ok = passed("PREGNANCY_TEST_CURRENT",
                 f"Negative medically supervised test collected {collected.isoformat()}, "

@@ -1,37 +1,44 @@
 """The iPLEDGE pregnancy-test rule (rulebook §2): a qualifying test current for 7 days on the
 dispense date; for the first dispense of a course also a screening test at least 19 days earlier.
 
-ipledge-2021 missed-window lockout (first dispense only), kept deliberately simple: a test "opened a
-window" when it would itself have qualified as the confirmatory test (it counts for a first dispense
-and, where two tests are required, has its own screening test). When such a test's window ended
-before the current confirmatory was collected, with no dispense inside it, the current confirmatory
-must be collected at least ``missed_window_lockout_days`` after it; the latest such test is used.
-With no current test, the same rule moves the date named in the unblock sentence.
+A continuation stays one only through its last day (latest seen dispense + the course gap), and that
+day caps the gate's "current until", so a continuation never turns into a refused first dispense
+between evaluation and dispense.
+
+ipledge-2021/2023 missed-window lockout (first dispense only; rulebook §7 item 9): walking the tests
+in collection order, a test opens a first-dispense window only if it could have been the confirmatory
+(it counts for a first dispense and, where two tests are required, has its own screening test), and
+on its collection date the patient was starting a course (no seen dispense within the course gap) and
+was not inside a running lockout. A window that ended before the current confirmatory was collected,
+with no dispense inside it, is missed: the next confirmatory must be collected at least
+``missed_window_lockout_days`` after the test that opened it. A retest taken inside a lockout opens
+nothing, so it never extends the lockout.
 """
 from __future__ import annotations
 
 from datetime import date
 
 from pharmsafe.gates.context import Context
-from pharmsafe.gates.course import Course, course_matters
+from pharmsafe.gates.course import Course, course_matters, starts_course_on
 from pharmsafe.gates.dates import days_after, days_before, is_current, last_day
 from pharmsafe.gates.facts import PregnancyTestFacts
-from pharmsafe.gates.pregnancy_evidence import GATE, Tests, blocker, not_counted, order, wanted
-from pharmsafe.gates.results import Finding, GateResult
-from pharmsafe.gates.verdict import conclude, fail, latest, one_or_many, passed, warn
+from pharmsafe.gates.pregnancy_evidence import GATE, Lock, Tests, blocker, not_counted, order, wanted
+from pharmsafe.gates.results import Finding, GateResult, Status
+from pharmsafe.gates.verdict import conclude, fail, latest, one_or_many, passed
 
 
-def _continuation_warning(ctx: Context, course: Course) -> list[Finding]:
-    if not (course.continuation_not_seen and course_matters(ctx.policy)):
-        return []
+def _continuation_not_seen(ctx: Context, course: Course) -> Finding:
     gap = ctx.policy.new_course_gap_days
     if course.latest_prior is None:
         seen = "no earlier dispense to this patient is on record"
     else:
         seen = (f"the latest dispense on record is of {course.latest_prior.dispensed_on.isoformat()}, "
                 f"more than {gap} days ago")
-    return [warn("CONTINUATION_NOT_SEEN",
-                 f"The prescription continues a course, but {seen}; confirm the continuation.")]
+    return fail(
+        "CONTINUATION_NOT_SEEN",
+        f"The prescription says it continues a course, but {seen}; the first-dispense rules apply.",
+        "Record the earlier dispense as a transfer-in, or the tests a first dispense needs.",
+    )
 
 
 def _screening_for(ctx: Context, tests: Tests, confirmatory_on: date) -> PregnancyTestFacts | None:
@@ -41,35 +48,49 @@ def _screening_for(ctx: Context, tests: Tests, confirmatory_on: date) -> Pregnan
 
 def _missed_window(ctx: Context, tests: Tests, course: Course, window_days: int,
                    ended_before: date) -> PregnancyTestFacts | None:
-    """The latest test that opened a first-dispense window which ended before ``ended_before``
-    with no dispense inside it (ipledge-2021; see the module docstring)."""
-    policy = ctx.policy
-    if not course.first or policy.missed_window_lockout_days is None:
+    """The test that opened the latest first-dispense window which ended before ``ended_before``
+    with no dispense inside it (see the module docstring)."""
+    policy, facts = ctx.policy, ctx.facts
+    lockout = policy.missed_window_lockout_days
+    if not course.first or lockout is None:
         return None
-    dispensed = [d.dispensed_on for d in ctx.facts.prior_dispenses]
-
-    def opened_and_missed(test: PregnancyTestFacts) -> bool:
+    dispensed = [d.dispensed_on for d in facts.prior_dispenses]
+    missed: PregnancyTestFacts | None = None
+    for test in sorted(tests.negatives, key=order):
         start = test.specimen_collected_on
         end = last_day(start, window_days)
-        if end >= ended_before or not_counted(ctx, test, first=True):
-            return False
+        if end >= ended_before:
+            break
+        if not_counted(ctx, test, first=True):
+            continue
         if policy.first_course_tests >= 2 and _screening_for(ctx, tests, start) is None:
-            return False
-        return not any(start <= d <= end for d in dispensed)
+            continue
+        if not starts_course_on(facts, policy, start):
+            continue
+        if missed is not None and (start - missed.specimen_collected_on).days < lockout:
+            continue
+        if any(start <= day <= end for day in dispensed):
+            continue
+        missed = test
+    return missed
 
-    return latest((t for t in tests.negatives if opened_and_missed(t)), order)
+
+def _with_course(ctx: Context, course: Course, problems: list[Finding]) -> list[Finding]:
+    if course.continuation_not_seen and course_matters(ctx.policy) and any(
+            p.status is Status.FAIL for p in problems):
+        return problems + [_continuation_not_seen(ctx, course)]
+    return problems
 
 
-def judge_ipledge(ctx: Context, tests: Tests, course: Course) -> GateResult:
+def judge_ipledge(ctx: Context, tests: Tests, course: Course, lock: Lock) -> GateResult:
     policy, today = ctx.policy, ctx.today
     first = course.first
     window_days = min(policy.test_current_days, policy.cgp_window_days)
     needs_screening = first and policy.first_course_tests >= 2
     counting = [t for t in tests.negatives if not_counted(ctx, t, first) is None]
     qualifying = latest((t for t in counting if is_current(t.specimen_collected_on, window_days, today)), order)
-    notes = _continuation_warning(ctx, course)
     if qualifying is None:
-        return _no_qualifying_ipledge(ctx, tests, course, counting, window_days, notes)
+        return _no_qualifying_ipledge(ctx, tests, course, lock, counting, window_days)
 
     problems: list[Finding] = []
     relied = [qualifying]
@@ -85,23 +106,31 @@ def judge_ipledge(ctx: Context, tests: Tests, course: Course) -> GateResult:
         problems.append(_lockout_finding(ctx, missed, window_days, lockout))
     since = min(t.specimen_collected_on for t in relied)
     blockers = tests.unclear_since(since)
-    problems = [blocker(t, today) for t in blockers] + problems
+    problems = _with_course(ctx, course, [blocker(t, today) for t in blockers] + problems)
     window_end = last_day(collected, window_days)
     evidence = {
         "pregnancy_test": one_or_many([t.id for t in relied] + [t.id for t in blockers]),
         "collected_on": collected.isoformat(),
         "window_last_day": window_end.isoformat(),
         "first_of_course": first,
+        **lock.evidence(),
     }
     screening_text = ""
     if screening is not None:
         evidence["screening_collected_on"] = screening.specimen_collected_on.isoformat()
         screening_text = f" (screening test collected {evidence['screening_collected_on']})"
+    until = ctx.until(window_end, f"pregnancy_test:{qualifying.id}")
+    course_text = ""
+    if course.continuation_last_day is not None and course.latest_prior is not None:
+        evidence["continuation_last_day"] = course.continuation_last_day.isoformat()
+        course_text = (f" The course continues through {course.continuation_last_day.isoformat()} "
+                       f"(dispense of {course.latest_prior.dispensed_on.isoformat()}).")
+        if course.continuation_last_day < window_end:
+            until = ctx.until(course.continuation_last_day, course.latest_prior.ref)
     ok = passed("PREGNANCY_TEST_CURRENT",
                 f"Negative test collected {collected.isoformat()}{screening_text} is current through "
-                f"{window_end.isoformat()}.")
-    return conclude(GATE, problems + notes, ok, evidence=evidence,
-                    current_until=ctx.until(window_end, f"pregnancy_test:{qualifying.id}"))
+                f"{window_end.isoformat()}.{course_text}")
+    return conclude(GATE, problems, ok, evidence=evidence, current_until=until)
 
 
 def _screening_missing(ctx: Context, tests: Tests, qualifying: PregnancyTestFacts) -> Finding:
@@ -138,17 +167,21 @@ def _lockout_finding(ctx: Context, missed: PregnancyTestFacts, window_days: int,
     )
 
 
-def _no_qualifying_ipledge(ctx: Context, tests: Tests, course: Course, counting: list[PregnancyTestFacts],
-                           window_days: int, notes: list[Finding]) -> GateResult:
+def _no_qualifying_ipledge(ctx: Context, tests: Tests, course: Course, lock: Lock,
+                           counting: list[PregnancyTestFacts], window_days: int) -> GateResult:
     today, first = ctx.today, course.first
     problems: list[Finding] = []
     newest_negative = latest(tests.negatives, order)
     blockers = tests.unclear_since(newest_negative.specimen_collected_on if newest_negative else None)
     problems.extend(blocker(t, today) for t in blockers)
-    unblock = _new_test_unblock(ctx, tests, course, window_days)
+    unblock = _new_test_unblock(ctx, tests, course, lock, window_days)
     uncounted = [t for t in tests.negatives
                  if is_current(t.specimen_collected_on, window_days, today) and not_counted(ctx, t, first)]
     cited = [t.id for t in blockers]
+    after_positive = ""
+    if lock.latest_positive is not None:
+        after_positive = (f" Only tests collected after the positive test of "
+                          f"{lock.latest_positive.specimen_collected_on.isoformat()} count.")
     if uncounted:
         test = latest(uncounted, order)
         code, why = not_counted(ctx, test, first)
@@ -168,22 +201,24 @@ def _no_qualifying_ipledge(ctx: Context, tests: Tests, course: Course, counting:
     else:
         problems.append(fail(
             "PREGNANCY_TEST_MISSING",
-            f"No negative pregnancy test on record counts for this dispense.{tests.future_note()}",
+            f"No negative pregnancy test on record counts for this dispense.{after_positive}{tests.future_note()}",
             unblock,
         ))
-    evidence = {"first_of_course": first}
+    evidence = {"first_of_course": first, **lock.evidence()}
     if cited:
         evidence["pregnancy_test"] = one_or_many(cited)
-    return conclude(GATE, problems + notes, evidence=evidence)
+    return conclude(GATE, _with_course(ctx, course, problems), evidence=evidence)
 
 
-def _new_test_unblock(ctx: Context, tests: Tests, course: Course, window_days: int) -> str:
+def _new_test_unblock(ctx: Context, tests: Tests, course: Course, lock: Lock, window_days: int) -> str:
     """The concrete test that would unblock: its kind and the earliest collection date that counts."""
     policy, today, first = ctx.policy, ctx.today, course.first
     start = days_before(today, window_days - 1)
     last_unclear = latest(tests.unclear, order)
     if last_unclear is not None:
         start = max(start, days_after(last_unclear.specimen_collected_on, 1))
+    if lock.negatives_after is not None:
+        start = max(start, days_after(lock.negatives_after, 1))
     missed = _missed_window(ctx, tests, course, window_days, ended_before=today)
     if missed is not None and policy.missed_window_lockout_days is not None:
         start = max(start, days_after(missed.specimen_collected_on, policy.missed_window_lockout_days))

@@ -6,11 +6,15 @@ Window from ``written_on``: for a patient who cannot get pregnant ncgp_window_da
 7); under EU PPP also 7 days for a patient who can. Under iPLEDGE the window of a patient who can get
 pregnant is the qualifying test's and belongs to the pregnancy_test gate. While the category is
 unknown (the patient gate fails) the shortest window that runs from ``written_on`` is applied.
-Early refill: refused while the last dispense still covers more than early_refill_days.
+Currency: a prescription is current for prescription_current_days from ``written_on`` (iPLEDGE 30,
+EU 7) for both categories, and that caps every deadline: last month's prescription is not this
+month's, however fresh the pregnancy test. The earlier of the window and the currency is applied.
+Early refill: refused while any seen dispense (transfers-in too) still covers more than
+early_refill_days.
 """
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 
 from pharmsafe.gates.context import Context, make_context
@@ -44,6 +48,17 @@ def window_days(policy: Policy, can_get_pregnant: bool | None) -> int | None:
     return min(policy.ncgp_window_days, policy.cgp_window_days) if from_written else policy.ncgp_window_days
 
 
+def current_through(policy: Policy, can_get_pregnant: bool | None, written_on: date) -> tuple[date, str]:
+    """The last day the prescription may be dispensed, and what sets it ("window" or "currency"):
+    the earlier of the window from written_on (where the policy has one for the category) and the
+    prescription's currency, prescription_current_days from written_on (rulebook §2)."""
+    currency_end = last_day(written_on, policy.prescription_current_days)
+    days = window_days(policy, can_get_pregnant)
+    if days is not None and last_day(written_on, days) <= currency_end:
+        return last_day(written_on, days), "window"
+    return currency_end, "currency"
+
+
 def prescription_gate(facts: Facts, *, policy: Policy, now: datetime) -> GateResult:
     ctx = make_context(facts, policy, now)
     rx = facts.prescription
@@ -57,19 +72,20 @@ def prescription_gate(facts: Facts, *, policy: Policy, now: datetime) -> GateRes
             "The prescriber must correct the date the prescription was written.",
         ))
     else:
-        days = window_days(policy, facts.patient.can_get_pregnant)
-        if days is not None:
-            window_end = last_day(rx.written_on, days)
-            evidence["window_last_day"] = window_end.isoformat()
-            current_until = ctx.until(window_end, f"prescription:{rx.id}")
-            if window_end < ctx.today:
-                problems.append(fail(
-                    "PRESCRIPTION_WINDOW_EXPIRED",
-                    f"The prescription written {rx.written_on.isoformat()} could be dispensed through "
-                    f"{window_end.isoformat()}.",
-                    "The prescriber must write a new prescription (the window of this one closed "
-                    f"on {window_end.isoformat()}).",
-                ))
+        window_end, why = current_through(policy, facts.patient.can_get_pregnant, rx.written_on)
+        evidence["window_last_day"] = window_end.isoformat()
+        current_until = ctx.until(window_end, f"prescription:{rx.id}")
+        if window_end < ctx.today:
+            code = "PRESCRIPTION_WINDOW_EXPIRED" if why == "window" else "PRESCRIPTION_NOT_CURRENT"
+            problems.append(fail(
+                code,
+                f"The prescription written {rx.written_on.isoformat()} could be dispensed through "
+                f"{window_end.isoformat()}"
+                + ("." if why == "window" else
+                   f" ({policy.name} keeps a prescription current for {policy.prescription_current_days} days)."),
+                "The prescriber must write a new prescription (this one stopped counting after "
+                f"{window_end.isoformat()}).",
+            ))
     problems.extend(_early_refill(ctx, evidence))
     ok_text = "The prescription is valid"
     if "window_last_day" in evidence:

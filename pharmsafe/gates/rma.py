@@ -1,8 +1,9 @@
 """The rems_authorization gate (rulebook §2, "RMA").
 
 With require_rma on, the dispense must carry the RMA number the pharmacist obtained on the iPLEDGE
-site, unused, and not past its optional do-not-dispense-after date (the earlier deadline wins, so it
-bounds dispense_by). At evaluation there is nothing to judge yet: the gate reads not_applicable,
+site, unused, and its do-not-dispense-after date, not passed (the earlier deadline wins, so it bounds
+dispense_by). Findings in the rulebook's order: number missing, number already used, date missing,
+date passed. The number arrives normalised (services normalise it once, at the boundary). At evaluation there is nothing to judge yet: the gate reads not_applicable,
 "recorded at dispense".
 """
 from __future__ import annotations
@@ -12,7 +13,7 @@ from datetime import datetime
 from pharmsafe.gates.context import make_context
 from pharmsafe.gates.facts import Facts
 from pharmsafe.gates.policy import Policy
-from pharmsafe.gates.results import GateResult
+from pharmsafe.gates.results import Finding, GateResult
 from pharmsafe.gates.verdict import conclude, fail, not_applicable, passed
 
 GATE = "rems_authorization"
@@ -26,30 +27,40 @@ def rems_authorization_gate(facts: Facts, *, policy: Policy, now: datetime) -> G
         return not_applicable(GATE, "RMA_RECORDED_AT_DISPENSE", "Recorded at dispense.")
     rma = facts.rma
     number = (rma.number or "").strip() if rma else ""
+    problems: list[Finding] = []
+    evidence: dict = {}
     if not number:
-        return conclude(GATE, [fail(
+        problems.append(fail(
             "RMA_MISSING",
             "The dispense carries no REMS authorization (RMA) number.",
             "Obtain the RMA number on the iPLEDGE REMS site and enter it with the dispense.",
-        )])
-    evidence: dict = {"rma_number": number}
-    if rma.already_used:
-        return conclude(GATE, [fail(
-            "RMA_ALREADY_USED",
-            f"RMA {number} was already used by another dispense.",
-            "Obtain a new RMA number on the iPLEDGE REMS site for this dispense.",
-        )], evidence=evidence)
-    deadline = rma.do_not_dispense_after
-    if deadline is None:
-        return conclude(GATE, [], passed("RMA_PRESENT", f"RMA {number} recorded."), evidence=evidence)
-    evidence["do_not_dispense_after"] = deadline.isoformat()
-    problems = []
-    if deadline < ctx.today:
-        problems.append(fail(
-            "RMA_DEADLINE_PASSED",
-            f"RMA {number} was valid for dispensing through {deadline.isoformat()}.",
-            f"Obtain a new RMA number on the iPLEDGE REMS site (the last one expired after {deadline.isoformat()}).",
         ))
+    else:
+        evidence["rma_number"] = number
+        if rma.already_used:
+            problems.append(fail(
+                "RMA_ALREADY_USED",
+                f"RMA {number} was already used by another dispense or transfer-in.",
+                "Obtain a new RMA number on the iPLEDGE REMS site for this dispense.",
+            ))
+    deadline = rma.do_not_dispense_after if rma else None
+    current_until = None
+    if deadline is None:
+        problems.append(fail(
+            "RMA_MISSING",
+            "The dispense carries no RMA do-not-dispense-after date.",
+            "Enter the RMA's do-not-dispense-after date as shown on the iPLEDGE REMS site.",
+        ))
+    else:
+        evidence["do_not_dispense_after"] = deadline.isoformat()
+        current_until = ctx.until(deadline, f"rma:{number}")
+        if deadline < ctx.today:
+            problems.append(fail(
+                "RMA_DEADLINE_PASSED",
+                f"RMA {number} was valid for dispensing through {deadline.isoformat()}.",
+                f"Obtain a new RMA number on the iPLEDGE REMS site (the last one expired after "
+                f"{deadline.isoformat()}).",
+            ))
     return conclude(GATE, problems,
-                    passed("RMA_PRESENT", f"RMA {number} recorded; dispense through {deadline.isoformat()}."),
-                    evidence=evidence, current_until=ctx.until(deadline, f"rma:{number}"))
+                    passed("RMA_PRESENT", f"RMA {number} recorded; dispense through {deadline}."),
+                    evidence=evidence, current_until=current_until)

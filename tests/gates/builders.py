@@ -17,6 +17,7 @@ NY = ZoneInfo("America/New_York")
 UTC = timezone.utc
 IPLEDGE_2026 = POLICIES["ipledge-2026"]
 IPLEDGE_2021 = POLICIES["ipledge-2021"]
+IPLEDGE_2023 = POLICIES["ipledge-2023"]
 EU = POLICIES["eu-ppp-2018"]
 
 TODAY = date(2026, 12, 10)
@@ -92,6 +93,19 @@ def att(id: int, kind: str, day: date | str, methods: tuple[str, ...] = (), *,
         recorded_at: datetime = RECORDED, error: bool = False) -> AttestationFacts:
     return AttestationFacts(id=id, kind=kind, attested_on=d(day) if isinstance(day, str) else day,
                             recorded_at=recorded_at, methods=tuple(methods), entered_in_error=error)
+
+
+def clearance(id: int, day: date | str, note: str | None = "Quantitative serum hCG < 1 mIU/mL", *,
+              recorded_at: datetime = datetime(2026, 12, 9, 15, 0, tzinfo=UTC), error: bool = False) -> AttestationFacts:
+    """The prescriber's pregnancy_excluded attestation (recorded after the builders' tests by default)."""
+    return AttestationFacts(id=id, kind="pregnancy_excluded", attested_on=d(day) if isinstance(day, str) else day,
+                            recorded_at=recorded_at, entered_in_error=error, note=note)
+
+
+def transfer_in(id: int, day: date | str, days: int = 30) -> DispenseFacts:
+    """An earlier dispense at another pharmacy, recorded by a pharmacist."""
+    return DispenseFacts(id=id, dispensed_on=d(day) if isinstance(day, str) else day, days_supply=days,
+                         kind="transfer_in")
 
 
 def all_attestations(day: date | str = "2026-12-01", first_id: int = 51) -> tuple[AttestationFacts, ...]:

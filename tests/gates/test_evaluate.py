@@ -44,6 +44,7 @@ def test_gate_results_are_json_ready():
 EXPECTED_BASELINE = {
     "ipledge-2026": ("authorized", {"rems_authorization": NA}),
     "ipledge-2021": ("authorized", {"rems_authorization": NA}),
+    "ipledge-2023": ("authorized", {"rems_authorization": NA}),
     "eu-ppp-2018": ("authorized", {"pharmacy": NA, "rems_authorization": NA}),
 }
 
@@ -125,7 +126,7 @@ def test_dispense_by_is_the_minimum_over_all_gates():
     decision = evaluate(BASE, policy=IPLEDGE_2026, now=NOW)
     instants = [g.current_until.instant for g in decision.gates if g.current_until]
     assert decision.dispense_by == min(instants)
-    assert len(instants) == 7  # every gate but patient, prescription (iPLEDGE) and the RMA
+    assert len(instants) == 8  # every gate but patient and the RMA (the prescription's currency counts)
 
 
 def test_a_gate_that_raises_fails_closed_and_the_others_still_run():
@@ -165,7 +166,8 @@ def test_ipledge_ignores_the_pharmacy_zone():
 
 @pytest.mark.parametrize(("changes", "outcome"), [
     ({"rma": None}, "blocked"),
-    ({"rma": rma("RMA-1")}, "authorized"),
+    ({"rma": rma("RMA-1")}, "blocked"),  # no do-not-dispense-after date
+    ({"rma": rma("RMA-1", do_not_dispense_after=TODAY)}, "authorized"),
     ({"rma": rma("RMA-1", already_used=True)}, "blocked"),
     ({"rma": rma("RMA-1"), "dispense_quantity": 29}, "blocked"),
 ])

@@ -4,8 +4,8 @@ import pytest
 from pharmsafe.gates import Status
 
 from .builders import (
-    EU, IPLEDGE_2021, IPLEDGE_2026, NOW, PARIS, TODAY, at, codes, continuing, d, dispense, eu_facts, make_facts, neg,
-    plus, pos, run, hcg,
+    EU, IPLEDGE_2021, IPLEDGE_2026, NOW, PARIS, TODAY, all_attestations, at, codes, continuing, d, dispense, eu_facts,
+    make_facts, neg, plus, pos, run, hcg,
 )
 
 PASS, WARN, FAIL, NA = Status.PASS, Status.WARN, Status.FAIL, Status.NOT_APPLICABLE
@@ -128,8 +128,9 @@ def test_first_of_course_unblock_with_a_usable_screening():
     ("2026-11-01", "2026-12-16", None, PASS, ["PREGNANCY_TEST_CURRENT"]),  # 45 days: continuation
     ("2026-11-01", "2026-12-17", None, FAIL, ["SCREENING_TEST_MISSING"]),  # 46 days: new course
     ("2026-11-01", "2026-12-16", True, FAIL, ["SCREENING_TEST_MISSING"]),  # the prescription says first
-    ("2026-11-01", "2026-12-17", False, WARN, ["CONTINUATION_NOT_SEEN"]),
-    (None, "2026-12-16", False, WARN, ["CONTINUATION_NOT_SEEN"]),
+    # A continuation must be seen (second edition): "false" no longer downgrades a first dispense.
+    ("2026-11-01", "2026-12-17", False, FAIL, ["SCREENING_TEST_MISSING", "CONTINUATION_NOT_SEEN"]),
+    (None, "2026-12-16", False, FAIL, ["SCREENING_TEST_MISSING", "CONTINUATION_NOT_SEEN"]),
     (None, "2026-12-16", None, FAIL, ["SCREENING_TEST_MISSING"]),
     ("2026-12-20", "2026-12-16", None, FAIL, ["SCREENING_TEST_MISSING"]),  # a future-dated dispense is not "earlier"
 ])
@@ -148,7 +149,7 @@ def test_continuation_warning_comes_with_other_failures():
     assert result.code == "PREGNANCY_TEST_MISSING"
 
 
-# --- positive tests block from the earliest relied-on collection date ---------------------------------
+# --- a positive test locks the patient, whatever its date and whatever negatives follow ----------------
 
 @pytest.mark.parametrize(("positive", "status"), [
     (pos(20, "2026-12-05"), FAIL),  # same day as the confirmatory
@@ -156,7 +157,7 @@ def test_continuation_warning_comes_with_other_failures():
     (pos(20, "2026-11-20"), FAIL),  # between screening and confirmatory
     (pos(20, "2026-11-10"), FAIL),  # same day as the screening
     (pos(20, "2026-12-20"), FAIL),  # dated after today: still never ignored
-    (pos(20, "2026-11-09"), PASS),  # before the screening
+    (pos(20, "2026-11-09"), FAIL),  # before the screening: it locks all the same
     (pos(20, "2026-12-08", error=True), PASS),  # entered in error
     (hcg(20, "2026-12-06", "invalid"), FAIL),  # unreadable result fails closed
     (hcg(20, "2026-11-01", "invalid"), PASS),
@@ -167,32 +168,33 @@ def test_positive_against_first_course_tests(positive, status):
     assert result.status is status
     if status is FAIL:
         assert result.code in {"PREGNANCY_TEST_POSITIVE", "PREGNANCY_TEST_RESULT_UNKNOWN"}
-        assert 20 in result.evidence["pregnancy_test"]
+        cited = result.evidence.get("positive_pregnancy_test", []) + [result.evidence.get("pregnancy_test")]
+        assert 20 in cited or 20 in (result.evidence.get("pregnancy_test") or [])
         assert positive.specimen_collected_on.isoformat() in result.unblock
     else:
         assert result.code == "PREGNANCY_TEST_CURRENT"
 
 
 @pytest.mark.parametrize(("positive_on", "status"), [
-    ("2026-12-04", PASS),
+    ("2026-12-04", FAIL),  # a day before the qualifying negative: still locked
     ("2026-12-05", FAIL),
     ("2026-12-06", FAIL),
 ])
 def test_positive_against_a_later_dispense(positive_on, status):
     result = run(GATE, later_dispense(neg(17, "2026-12-05"), pos(20, positive_on)))
     assert result.status is status
+    assert result.code == "PREGNANCY_TEST_POSITIVE"
 
 
-@pytest.mark.parametrize(("tests", "first_code"), [
-    ((pos(20, "2026-12-01"),), "PREGNANCY_TEST_POSITIVE"),
-    ((neg(17, "2026-11-01"), pos(20, "2026-11-15")), "PREGNANCY_TEST_POSITIVE"),
-    ((pos(20, "2026-10-15"), neg(17, "2026-11-01")), "PREGNANCY_TEST_OUTSIDE_WINDOW"),  # the negative is newer
+@pytest.mark.parametrize("tests", [
+    (pos(20, "2026-12-01"),),
+    (neg(17, "2026-11-01"), pos(20, "2026-11-15")),
+    (pos(20, "2026-10-15"), neg(17, "2026-11-01")),  # a newer negative does not clear it
 ])
-def test_without_a_qualifying_negative_a_newer_positive_is_cited(tests, first_code):
+def test_without_a_clearance_any_positive_is_cited(tests):
     result = run(GATE, later_dispense(*tests))
-    assert (result.status, result.code) == (FAIL, first_code)
-    if first_code == "PREGNANCY_TEST_POSITIVE":
-        assert result.evidence["pregnancy_test"] in (20, [20], [20, 17])
+    assert (result.status, result.code) == (FAIL, "PREGNANCY_TEST_POSITIVE")
+    assert result.evidence["positive_pregnancy_test"] == [20]
 
 
 # --- evidence that does not count -----------------------------------------------------------------------
@@ -351,10 +353,15 @@ def test_baseline_passes_under_every_ipledge_policy():
 
 
 @pytest.mark.parametrize(("positive_on", "retest_from"), [
-    ("2026-12-05", "2026-12-06"),  # a new negative must come after the positive
+    ("2026-12-05", "2026-12-06"),  # after a clearance a new negative must come after the positive
     ("2026-12-01", "2026-12-04"),  # otherwise the 7-day window decides
 ])
-def test_new_test_date_after_a_positive(positive_on, retest_from):
-    result = run(GATE, later_dispense(neg(17, "2026-11-20"), pos(20, positive_on)))
-    assert result.code == "PREGNANCY_TEST_POSITIVE"
-    assert f"collected on or after {retest_from}." in result.unblock
+def test_new_test_date_after_a_cleared_positive(positive_on, retest_from):
+    from .builders import clearance
+    # Cleared the day of the positive, and dispensed since: this dispense continues that course.
+    facts = make_facts(pregnancy_tests=(neg(17, "2026-11-20"), pos(20, positive_on)),
+                       attestations=all_attestations() + (clearance(60, positive_on),),
+                       prior_dispenses=(dispense(80, positive_on, days=1),))
+    result = run(GATE, facts)
+    assert (result.status, result.code) == (FAIL, "PREGNANCY_TEST_MISSING")
+    assert result.unblock == f"Record a negative pregnancy test in a medical setting collected on or after {retest_from}."

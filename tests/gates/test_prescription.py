@@ -78,11 +78,13 @@ def test_window_for_a_patient_who_cannot_get_pregnant(written_on, now, status, c
 
 
 @pytest.mark.parametrize("policy", [IPLEDGE_2026, IPLEDGE_2021])
-def test_ipledge_window_of_a_patient_who_can_get_pregnant_belongs_to_the_test(policy):
-    facts = make_facts(prescription={"written_on": d("2026-09-01")})
+def test_ipledge_window_of_a_patient_who_can_get_pregnant_is_capped_by_the_prescriptions_currency(policy):
+    # The 7-day window is the test's; the prescription only caps it, 30 days from written_on.
+    facts = make_facts(prescription={"written_on": d("2026-11-20")})
     result = run(GATE, facts, policy=policy)
-    assert (result.status, result.current_until) == (PASS, None)
-    assert "window_last_day" not in result.evidence
+    assert result.status is PASS
+    assert result.evidence["window_last_day"] == "2026-12-19"
+    assert result.current_until.evidence == "prescription:5"
 
 
 @pytest.mark.parametrize("can_get_pregnant", [True, False])
@@ -142,4 +144,4 @@ def test_dispense_quantity_must_equal_the_prescription(stage, quantity, code):
 
 def test_evidence_cites_the_prescription():
     result = run(GATE, make_facts())
-    assert result.evidence == {"prescription": 5, "written_on": "2026-12-05"}
+    assert result.evidence == {"prescription": 5, "written_on": "2026-12-05", "window_last_day": "2027-01-03"}

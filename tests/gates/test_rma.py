@@ -21,7 +21,8 @@ def test_at_evaluation_it_is_recorded_at_dispense(policy):
     (rma(""), NOW, FAIL, "RMA_MISSING"),
     (rma("   "), NOW, FAIL, "RMA_MISSING"),
     (rma("RMA-1", already_used=True), NOW, FAIL, "RMA_ALREADY_USED"),
-    (rma("RMA-1"), NOW, PASS, "RMA_PRESENT"),
+    (rma("RMA-1"), NOW, FAIL, "RMA_MISSING"),  # the do-not-dispense-after date is required too
+    (rma("RMA-1", do_not_dispense_after=plus(TODAY, 3)), NOW, PASS, "RMA_PRESENT"),
     (rma("RMA-1", do_not_dispense_after=TODAY), at(TODAY, "23:59:59"), PASS, "RMA_PRESENT"),
     (rma("RMA-1", do_not_dispense_after=TODAY), at(plus(TODAY, 1), "00:00:00"), FAIL, "RMA_DEADLINE_PASSED"),
     (rma("RMA-1", do_not_dispense_after=plus(TODAY, -1)), NOW, FAIL, "RMA_DEADLINE_PASSED"),
@@ -38,6 +39,19 @@ def test_deadline_bounds_current_until():
     until = run(GATE, facts).current_until
     assert (until.instant.isoformat(), until.evidence) == ("2026-12-11T04:59:59+00:00", "rma:RMA-7")
     assert run(GATE, make_facts(stage="dispense", rma=rma("RMA-7"))).current_until is None
+
+
+@pytest.mark.parametrize(("given", "expected"), [
+    (rma(None), ["RMA_MISSING", "RMA_MISSING"]),
+    (rma("RMA-1", already_used=True), ["RMA_ALREADY_USED", "RMA_MISSING"]),
+    (rma("RMA-1", already_used=True, do_not_dispense_after=plus(TODAY, -1)), ["RMA_ALREADY_USED", "RMA_DEADLINE_PASSED"]),
+    (rma(None, do_not_dispense_after=plus(TODAY, -1)), ["RMA_MISSING", "RMA_DEADLINE_PASSED"]),
+])
+def test_findings_in_the_rulebooks_order(given, expected):
+    """Number missing, number already used, date missing, date passed; the gate's code is the first."""
+    result = run(GATE, make_facts(stage="dispense", dispense_quantity=30, rma=given))
+    assert [f.code for f in result.findings] == expected
+    assert result.code == expected[0]
 
 
 @pytest.mark.parametrize("stage", ["evaluation", "dispense"])
