@@ -7,6 +7,9 @@ DATABASE_URL = ""
 SECRET_KEY = ""
 PROGRAM = "ipledge"
 POLICY = ""
+# Move versions' effective dates: "ipledge-2026=2026-10-01,ipledge-2023=2023-10-01". Empty: the dates
+# shipped with each version (`pharmsafe policy list` shows the dates in force and where each came from).
+POLICY_EFFECTIVE = ""
 TIME_ZONE = "America/New_York"
 SCHEDULER = "off"
 EXPIRY_INTERVAL_SECONDS = 60

@@ -72,6 +72,21 @@ def with_ctx(view):
     return wrapper
 
 
+def record_policy_set(app) -> None:
+    """Record the policy versions and dates in force (`policy.loaded`) when they differ from the
+    latest record, in a transaction of its own: at `db upgrade`, `serve` and `scheduler` start-up."""
+    from pharmsafe.services.context import Ctx
+    from pharmsafe.services.policies import record_policy_set as record
+
+    ext = app.extensions["pharmsafe"]
+    try:
+        with ext["session_factory"]() as session:
+            record(Ctx(session=session, actor=ACTOR, now=ext["clock"].now(), config=ext["program"]))
+            session.commit()
+    except OperationalError:
+        fail("The database cannot be reached; check PHARMSAFE_DATABASE_URL.")
+
+
 @click.group()
 def main():
     """PharmSafe: dispensing-safety gates for isotretinoin."""
@@ -93,6 +108,7 @@ def db_upgrade():
         upgrade(url)
     except OperationalError:
         fail("The database cannot be reached; check PHARMSAFE_DATABASE_URL.")
+    record_policy_set(app)
     click.echo("Database is at the current schema.")
 
 
@@ -160,6 +176,7 @@ def serve(host, port, workers):
 
     app = make_app()
     require_migrated(app)
+    record_policy_set(app)
     run_server(host=host, port=port, workers=workers, embedded_scheduler=app.config["PHARMSAFE"]["SCHEDULER"] == "embedded")
 
 
@@ -173,6 +190,7 @@ def scheduler():
 
     app = make_app()
     require_migrated(app)
+    record_policy_set(app)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -261,6 +279,81 @@ def audit_export(fmt, since, until, output):
     finally:
         if output:
             out.close()
+
+
+@main.group()
+def policy():
+    """The policy versions (read-only: nothing is written)."""
+
+
+def program_config():
+    """The configured program and its versions in force, from the settings alone: the policy
+    commands read no database and write nothing."""
+    from pharmsafe.config import load_settings
+    from pharmsafe.services.context import ProgramConfig
+
+    try:
+        return ProgramConfig.from_settings(load_settings())
+    except ConfigError as exc:
+        fail(str(exc))
+
+
+def show_value(value) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return ", ".join(show_value(v) for v in value)
+    return str(value)
+
+
+@policy.command("list")
+def policy_list():
+    """Each version: name, program, version, effective date in force and where it came from."""
+    from pharmsafe.clock import SystemClock
+    from pharmsafe.gates.policies import NoPolicyInForce
+
+    config = program_config()
+    today = config.today_for(SystemClock().now())
+    try:
+        in_force = config.policy_on(today).name
+    except NoPolicyInForce:
+        in_force = None
+        click.echo(f"No {config.program} version is in force on {today.isoformat()}.", err=True)
+    rows = sorted(config.policies.values(), key=lambda p: (p.program, p.effective_from, p.name))
+    width = max(len(p.name) for p in rows)
+    pwidth = max(len(p.program) for p in rows)
+    for p in rows:
+        marks = []
+        if p.name == in_force:
+            marks.append(f"in force on {today.isoformat()}")
+        if p.name == config.pinned_policy:
+            marks.append("pinned by PHARMSAFE_POLICY")
+        line = (f"{p.name:<{width}}  {p.program:<{pwidth}}  version {p.version}  "
+                f"effective {p.effective_from.isoformat()}  {config.effective_sources[p.name]}")
+        click.echo(line + (f"  [{', '.join(marks)}]" if marks else ""))
+
+
+@policy.command("show")
+@click.argument("name")
+def policy_show(name):
+    """Every parameter of version NAME, one per line, with the effective date in force."""
+    from pharmsafe.gates.policies import POLICIES, policy_parameters
+
+    config = program_config()
+    if name not in config.policies:
+        fail(f"There is no policy version {name!r}; known: {', '.join(sorted(config.policies))}.")
+    chosen = config.policies[name]
+    for key, value in policy_parameters(chosen):
+        click.echo(f"{key}: {show_value(value)}")
+        if key == "effective_from":
+            click.echo(f"effective_from_source: {config.effective_sources[name]}")
+            shipped = POLICIES.get(name)
+            if shipped is not None:
+                click.echo(f"shipped_effective_from: {shipped.effective_from.isoformat()}")
 
 
 if __name__ == "__main__":

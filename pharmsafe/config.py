@@ -4,9 +4,12 @@ here; a bad one stops start-up with a sentence that names it."""
 from __future__ import annotations
 
 import os
+import re
 import runpy
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -26,6 +29,63 @@ INT_KEYS = (
 
 class ConfigError(Exception):
     """A configuration value is missing or wrong; the message names it."""
+
+
+_EFFECTIVE_ITEM = re.compile(r"(?P<name>[^=\s]+)\s*=\s*(?P<day>\S+)")
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+_EFFECTIVE_SHAPE = "NAME=YYYY-MM-DD items separated by commas (ipledge-2026=2026-10-01,ipledge-2023=2023-10-01)"
+
+
+def _iso_day(value: Any) -> date | None:
+    if isinstance(value, datetime):
+        return None
+    if isinstance(value, date):
+        return value
+    text = str(value).strip()
+    if not _ISO_DAY.fullmatch(text):
+        return None
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def policy_effective_overrides(raw: Any) -> dict[str, date]:
+    """PHARMSAFE_POLICY_EFFECTIVE read and checked, as version name -> effective date.
+
+    The text is ``NAME=YYYY-MM-DD`` items separated by commas; a configuration file may also give a
+    mapping of name to date (or to such a string). An unknown version, a bad date, a name given
+    twice, or dates that would reorder a program's versions stop start-up with a sentence naming
+    the setting."""
+    from pharmsafe.gates.policies import EffectiveDateError, with_effective_dates
+
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return {}
+    if isinstance(raw, Mapping):
+        items = [(str(name).strip(), value) for name, value in raw.items()]
+    elif isinstance(raw, str):
+        items = []
+        for item in filter(None, (part.strip() for part in raw.split(","))):
+            match = _EFFECTIVE_ITEM.fullmatch(item)
+            if not match:
+                raise ConfigError(f"PHARMSAFE_POLICY_EFFECTIVE must be {_EFFECTIVE_SHAPE}, and {item!r} is not one.")
+            items.append((match["name"], match["day"]))
+    else:
+        raise ConfigError(f"PHARMSAFE_POLICY_EFFECTIVE must be {_EFFECTIVE_SHAPE}, not {raw!r}.")
+    overrides: dict[str, date] = {}
+    for name, value in items:
+        day = _iso_day(value)
+        if day is None:
+            raise ConfigError(f"PHARMSAFE_POLICY_EFFECTIVE gives {name} {str(value)!r}, which is not a date "
+                              f"written YYYY-MM-DD.")
+        if name in overrides:
+            raise ConfigError(f"PHARMSAFE_POLICY_EFFECTIVE names {name} more than once.")
+        overrides[name] = day
+    try:
+        with_effective_dates(overrides)
+    except EffectiveDateError as exc:
+        raise ConfigError(f"PHARMSAFE_POLICY_EFFECTIVE {exc}.") from None
+    return overrides
 
 
 def _module_settings(path: Path) -> dict[str, Any]:
@@ -90,10 +150,12 @@ def validate(settings: dict[str, Any]) -> dict[str, Any]:
     secret = str(settings.get("SECRET_KEY") or "")
     if env == "production" and len(secret) < 32:
         raise ConfigError("PHARMSAFE_SECRET_KEY must be set to at least 32 characters in production.")
+    try:
+        from pharmsafe.gates.policies import POLICIES
+    except ValueError as exc:  # a policy data file that cannot be used (PolicyDataError)
+        raise ConfigError(str(exc)) from None
     policy = str(settings.get("POLICY") or "").strip()
     if policy:
-        from pharmsafe.gates.policies import POLICIES
-
         if policy not in POLICIES:
             raise ConfigError(f"PHARMSAFE_POLICY must name a known policy version "
                               f"({', '.join(sorted(POLICIES))}), not {policy!r}.")
@@ -101,6 +163,7 @@ def validate(settings: dict[str, Any]) -> dict[str, Any]:
             raise ConfigError(f"PHARMSAFE_POLICY {policy!r} belongs to program "
                               f"{POLICIES[policy].program!r}, not to PHARMSAFE_PROGRAM {program!r}.")
     settings["POLICY"] = policy
+    settings["POLICY_EFFECTIVE"] = policy_effective_overrides(settings.get("POLICY_EFFECTIVE"))
     if not settings.get("DATABASE_URL"):
         settings["DATABASE_URL"] = "sqlite:///" + str(PROJECT_ROOT / "instance" / "pharmsafe.db")
     return settings

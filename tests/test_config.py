@@ -1,9 +1,13 @@
 """Configuration in layers, failing fast with a sentence that names the bad value."""
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
 from pharmsafe.config import ConfigError, load_settings
+from pharmsafe.gates import POLICIES
+from pharmsafe.services.context import ProgramConfig
 
 
 @pytest.mark.parametrize("env,needle", [
@@ -16,6 +20,8 @@ from pharmsafe.config import ConfigError, load_settings
     ({"PHARMSAFE_POLICY": "ipledge-1999"}, "PHARMSAFE_POLICY"),
     ({"PHARMSAFE_POLICY": "eu-ppp-2018"}, "PHARMSAFE_POLICY"),
     ({"PHARMSAFE_CONFIG": "/nonexistent/config.py"}, "PHARMSAFE_CONFIG"),
+    ({"PHARMSAFE_POLICY_EFFECTIVE": "ipledge-2099=2026-10-01"}, "PHARMSAFE_POLICY_EFFECTIVE"),
+    ({"PHARMSAFE_POLICY_EFFECTIVE": "ipledge-2026=2026-13-01"}, "PHARMSAFE_POLICY_EFFECTIVE"),
 ])
 def test_bad_values_stop_start_up(env, needle):
     base = {"PHARMSAFE_ENV": "testing", "PHARMSAFE_SECRET_KEY": "x" * 32}
@@ -45,3 +51,89 @@ def test_defaults():
     settings = load_settings(environ={"PHARMSAFE_ENV": "testing"})
     assert settings["PROGRAM"] == "ipledge" and settings["SCHEDULER"] == "off"
     assert settings["TIME_ZONE"] == "America/New_York" and settings["POLICY"] == ""
+    assert settings["POLICY_EFFECTIVE"] == {}
+
+
+BASE = {"PHARMSAFE_ENV": "testing", "PHARMSAFE_SECRET_KEY": "x" * 32}
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("", {}),
+    ("  ", {}),
+    ("ipledge-2026=2026-10-01", {"ipledge-2026": date(2026, 10, 1)}),
+    ("ipledge-2026=2026-10-01,ipledge-2023=2023-10-01",
+     {"ipledge-2026": date(2026, 10, 1), "ipledge-2023": date(2023, 10, 1)}),
+    (" ipledge-2026 = 2026-10-01 , ipledge-2023=2023-11-01, ",
+     {"ipledge-2026": date(2026, 10, 1), "ipledge-2023": date(2023, 11, 1)}),
+    ("eu-ppp-2018=2019-01-01", {"eu-ppp-2018": date(2019, 1, 1)}),
+])
+def test_policy_effective_is_read(value, expected):
+    settings = load_settings(environ={**BASE, "PHARMSAFE_POLICY_EFFECTIVE": value})
+    assert settings["POLICY_EFFECTIVE"] == expected
+
+
+@pytest.mark.parametrize(("value", "needle"), [
+    ("ipledge-2099=2026-10-01", "ipledge-2099"),  # an unknown version
+    ("ipledge-2026=2026-02-30", "2026-02-30"),  # no such day
+    ("ipledge-2026=2026/10/01", "2026/10/01"),
+    ("ipledge-2026=20261001", "20261001"),
+    ("ipledge-2026=1 October 2026", "ipledge-2026"),
+    ("ipledge-2026=", "ipledge-2026"),
+    ("ipledge-2026", "ipledge-2026"),
+    ("=2026-10-01", "=2026-10-01"),
+    ("ipledge-2026=2026-10-01;ipledge-2023=2023-10-01", "ipledge-2026"),
+    ("ipledge-2026=2026-10-01,ipledge-2026=2026-11-01", "more than once"),
+    ("ipledge-2026=2023-10-01", "ipledge-2026"),  # the same day as ipledge-2023
+    ("ipledge-2021=2024-01-01", "ipledge-2023"),  # after ipledge-2023: ipledge-2023 would come first
+])
+def test_bad_policy_effective_stops_start_up(value, needle):
+    with pytest.raises(ConfigError) as caught:
+        load_settings(environ={**BASE, "PHARMSAFE_POLICY_EFFECTIVE": value})
+    message = str(caught.value)
+    assert message.startswith("PHARMSAFE_POLICY_EFFECTIVE ") and needle in message, message
+    assert message.endswith(".") and "\n" not in message
+
+
+def test_policy_effective_from_a_configuration_file(tmp_path):
+    cfg = tmp_path / "site.py"
+    cfg.write_text('import datetime\nPOLICY_EFFECTIVE = {"ipledge-2026": datetime.date(2026, 10, 1), '
+                   '"ipledge-2023": "2023-10-02"}\n')
+    settings = load_settings(environ={**BASE, "PHARMSAFE_CONFIG": str(cfg)})
+    assert settings["POLICY_EFFECTIVE"] == {"ipledge-2026": date(2026, 10, 1), "ipledge-2023": date(2023, 10, 2)}
+    # Checked settings can be checked again (an app built from another app's settings).
+    assert load_settings(settings, environ=BASE)["POLICY_EFFECTIVE"] == settings["POLICY_EFFECTIVE"]
+
+
+def test_the_effective_set_reaches_the_services():
+    settings = load_settings(environ={**BASE, "PHARMSAFE_POLICY_EFFECTIVE": "ipledge-2026=2026-10-01"})
+    config = ProgramConfig.from_settings(settings)
+    assert config.policies["ipledge-2026"].effective_from == date(2026, 10, 1)
+    assert config.policies["ipledge-2026"].version == "2026-08-08"
+    assert config.policies["ipledge-2023"] == POLICIES["ipledge-2023"]
+    assert config.effective_sources == {"ipledge-2026": "PHARMSAFE_POLICY_EFFECTIVE", "ipledge-2023": "shipped",
+                                        "ipledge-2021": "shipped", "eu-ppp-2018": "shipped"}
+    assert config.policy_on(date(2026, 9, 30)).name == "ipledge-2023"
+    assert config.policy_on(date(2026, 10, 1)).name == "ipledge-2026"
+    # The shipped set is left as it was.
+    assert POLICIES["ipledge-2026"].effective_from == date(2026, 8, 8)
+    shipped = ProgramConfig.from_settings(load_settings(environ=BASE))
+    assert dict(shipped.policies) == POLICIES and set(shipped.effective_sources.values()) == {"shipped"}
+
+
+def test_a_bad_policy_data_file_stops_start_up_with_its_sentence(monkeypatch):
+    import sys
+
+    from pharmsafe.gates.policies import PolicyDataError
+
+    # As if the policies package failed to load: the sentence of its loader reaches the operator.
+    monkeypatch.delitem(sys.modules, "pharmsafe.gates.policies")
+
+    class Broken:
+        def find_spec(self, name, path=None, target=None):
+            if name == "pharmsafe.gates.policies":
+                raise PolicyDataError("Policy data file x.json: unknown parameter 'y'.", file="x.json", parameter="y")
+            return None
+
+    monkeypatch.setattr(sys, "meta_path", [Broken(), *sys.meta_path])
+    with pytest.raises(ConfigError, match="x.json: unknown parameter 'y'"):
+        load_settings(environ=BASE)

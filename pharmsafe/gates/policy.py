@@ -1,9 +1,20 @@
-"""A policy: every window, limit and switch of one program version, as data with a name."""
+"""A policy: every window, limit and switch of one program version, as data with a name.
+
+The versions themselves are data files in ``pharmsafe/gates/policies/`` (one JSON file per
+version); these dataclasses are their shape, and the loader there checks every file against it.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+
+# Where the window of a patient who can get pregnant starts (Policy.cgp_window_from).
+CGP_WINDOW_FROM = ("qualifying_test", "written_on")
+# How contraception is judged (Policy.contraception_rule).
+CONTRACEPTION_RULES = ("two_methods_one_primary", "independent_or_hormonal_with_barrier")
+# How many negative tests the first dispense of a course needs (Policy.first_course_tests).
+FIRST_COURSE_TESTS = (1, 2)
 
 
 @dataclass(frozen=True)
@@ -49,7 +60,8 @@ class Policy:
     new_course_gap_days: int = 45
     # Contraception.
     contraception_current_days: int = 30
-    contraception_rule: str = "two_methods_one_primary"  # or "one_primary"
+    # "two_methods_one_primary" (iPLEDGE) or "independent_or_hormonal_with_barrier" (EU PPP).
+    contraception_rule: str = "two_methods_one_primary"
     comprehension_current_days: int = 30
     counseling_current_days: int = 30
     # ipledge-2026: a patient who cannot get pregnant needs one counseling attestation dated on or
@@ -63,4 +75,7 @@ class Policy:
     prescriber_requires_npi: bool = True
     require_rma: bool = True
     early_refill_days: int = 7
+    # Pharmacy parameter: a prescription is current for this many days from written_on, for both
+    # categories; it caps every deadline (rulebook §2 "Prescription currency").
+    prescription_current_days: int = 30
     labs: LabLimits = field(default_factory=LabLimits)
