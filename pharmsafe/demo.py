@@ -154,7 +154,8 @@ def _build(ctx: Ctx) -> list[tuple[str, str, str, str]]:
     pid = _patient(ctx, prescriber.id, 5, "Liam", "Chen", can_get_pregnant=False)
     _evidence(ctx, pid, can_get_pregnant=False)
     _, auth = evaluate_prescription(ctx, _rx(ctx, prescriber.id, pid, pharmacy.id))
-    dispense_authorization(ctx, auth.id, quantity=Decimal("60"), rma_number="RMA-DEMO-0001")
+    dispense_authorization(ctx, auth.id, quantity=Decimal("60"), rma_number="RMA-DEMO-0001",
+                           rma_do_not_dispense_after=ctx.today + timedelta(days=6))
 
     # Reversed by the pharmacist.
     pid = _patient(ctx, prescriber.id, 6, "Nora", "Lindqvist", can_get_pregnant=True)

@@ -37,6 +37,8 @@ POLICY = {
        for c in ("pregnancy-tests", "lab-results", "attestations")},
     **{("POST", f"/api/v1/patients/<int:patient_id>/{c}/<int:evidence_id>/entered-in-error"): {DOC}
        for c in ("pregnancy-tests", "lab-results", "attestations")},
+    ("POST", "/api/v1/patients/<int:patient_id>/transfers-in"): {RPH},
+    ("POST", "/api/v1/patients/<int:patient_id>/transfers-in/<int:evidence_id>/entered-in-error"): {RPH},
     ("POST", "/api/v1/prescriptions"): PRESCRIBERS,
     ("GET", "/api/v1/prescriptions"): PRESCRIBERS | PHARMACISTS,
     ("GET", "/api/v1/prescriptions/<int:prescription_id>"): {DOC, RPH},

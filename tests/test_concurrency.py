@@ -88,7 +88,7 @@ def test_exactly_one_dispense_wins_every_round(app, clients):
     for n, auth_id in enumerate(auth_ids):
         responses = race(app, clients, lambda c, i: c.post(
             f"/api/v1/authorizations/{auth_id}/dispense", headers=headers,
-            json={"quantity": 30, "rma_number": f"RMA-{n}-{i}"}))
+            json={"quantity": 30, "rma_number": f"RMA-{n}-{i}", "rma_do_not_dispense_after": "2027-12-31"}))
         codes = Counter(r.status_code for r in responses)
         tally.update(codes)
         assert codes[201] == 1 and codes[409] == clients - 1, (n, codes, [body_of(r) for r in responses if r.status_code not in (201, 409)][:2])
@@ -105,7 +105,7 @@ def test_one_idempotency_key_gives_one_dispense(app):
     for n, auth_id in enumerate(auth_ids):
         headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": f"key-{n}"}
         responses = race(app, clients, lambda c, i: c.post(
-            f"/api/v1/authorizations/{auth_id}/dispense", headers=headers, json={"quantity": 30, "rma_number": f"R{n}"}))
+            f"/api/v1/authorizations/{auth_id}/dispense", headers=headers, json={"quantity": 30, "rma_number": f"R{n}", "rma_do_not_dispense_after": "2027-12-31"}))
         created = [r for r in responses if r.status_code == 201]
         in_progress = [r for r in responses if r.status_code == 409]
         assert len(created) + len(in_progress) == clients, [r.status_code for r in responses]
@@ -140,7 +140,7 @@ def test_evaluations_racing_dispenses_never_deadlock_or_dispense_twice(app):
     for n, (rx_id, auth_id) in enumerate(zip(rx_ids, auth_ids)):
         responses = race(app, 8, lambda c, i: c.post(f"/api/v1/prescriptions/{rx_id}/evaluations", headers=headers)
                          if i % 2 else c.post(f"/api/v1/authorizations/{auth_id}/dispense", headers=headers,
-                                              json={"quantity": 30, "rma_number": f"RMA-{n}-{i}"}))
+                                              json={"quantity": 30, "rma_number": f"RMA-{n}-{i}", "rma_do_not_dispense_after": "2027-12-31"}))
         assert {r.status_code for r in responses} <= {201, 409}, [body_of(r) for r in responses]
         dispensed = [r for i, r in enumerate(responses) if i % 2 == 0 and r.status_code == 201]
         assert len(dispensed) <= 1

@@ -71,7 +71,7 @@ def test_logs_and_error_pages_hold_no_names_passwords_tokens_or_traces(app, clie
     caplog.set_level(logging.DEBUG)
     world = World(app, client)
     rph, doc, patient, rx, decision = world.authorized()
-    rph.ok("POST", f"/authorizations/{decision['authorization']['id']}/dispense", {"quantity": 60, "rma_number": "R"})
+    rph.ok("POST", f"/authorizations/{decision['authorization']['id']}/dispense", {"quantity": 60, "rma_number": "R", "rma_do_not_dispense_after": "2027-12-31"})
     world.admin.ok("POST", "/users", {"email": "pw@example.com", "role": "auditor", "password": "Sup3r-secret-pw"})
     Pages(app.test_client()).login("pw@example.com", "Sup3r-secret-pw")
     Pages(app.test_client()).login("pw@example.com", "Wr0ng-secret-pw")

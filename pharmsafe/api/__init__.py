@@ -5,4 +5,4 @@ from flask import Blueprint
 
 api_bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from pharmsafe.api import audit, evidence, openapi, prescriptions, registry, users  # noqa: E402,F401
+from pharmsafe.api import audit, evidence, openapi, prescriptions, registry, transfers, users  # noqa: E402,F401

@@ -8,7 +8,7 @@ from marshmallow import Schema, fields
 
 from pharmsafe.api import api_bp
 from pharmsafe.routing import MAX_ID
-from pharmsafe.schemas import audit as a, evidence as e, prescriptions as p, registry as r, users as u
+from pharmsafe.schemas import audit as a, evidence as e, prescriptions as p, registry as r, transfers as t, users as u
 from pharmsafe.schemas.common import CURSOR_PATTERN, ErrorSchema
 
 
@@ -24,6 +24,7 @@ class PatientDetailOut(r.PatientOut):
     lab_results = fields.List(fields.Nested(e.LabResultOut))
     attestations = fields.List(fields.Nested(e.AttestationOut))
     dispenses = fields.List(fields.Nested(p.DispenseOut))
+    transfers_in = fields.List(fields.Nested(t.TransferInOut))
 
 
 class PharmacyChangedOut(r.PharmacyOut):
@@ -76,6 +77,10 @@ OPERATIONS = [
      "Mark a lab result entered-in-error", e.ReasonIn, (200, e.LabResultOut), ["patient_id", "evidence_id"]),
     ("post", "/patients/{patient_id}/attestations/{evidence_id}/entered-in-error", "prescriber (own)",
      "Mark an attestation entered-in-error", e.ReasonIn, (200, e.AttestationOut), ["patient_id", "evidence_id"]),
+    ("post", "/patients/{patient_id}/transfers-in", "pharmacist (routed)",
+     "Record an earlier dispense at another pharmacy", t.TransferInIn, (201, t.TransferInOut), ["patient_id"]),
+    ("post", "/patients/{patient_id}/transfers-in/{evidence_id}/entered-in-error", "pharmacist (recording pharmacy)",
+     "Mark a transfer-in entered-in-error", e.ReasonIn, (200, t.TransferInOut), ["patient_id", "evidence_id"]),
     ("post", "/prescriptions", "prescriber", "Submit a prescription routed to a pharmacy", p.PrescriptionIn,
      (201, p.PrescriptionOut), []),
     ("get", "/prescriptions", "pharmacist (own pharmacy), prescriber (own)", "The queue", None,

@@ -7,10 +7,12 @@ from sqlalchemy import select
 from pharmsafe.api import api_bp
 from pharmsafe.services.access import require_patient_access, visible_patients
 from pharmsafe.api.common import current_user, ctx, load_body, load_query, paginate, roles
-from pharmsafe.models import Attestation, Dispense, LabResult, Patient, Pharmacy, PregnancyTest, Prescriber
+from pharmsafe.models import (Attestation, Dispense, LabResult, Patient, Pharmacy, PregnancyTest, Prescriber,
+                              TransferIn)
 from pharmsafe.schemas.common import PageQuery
 from pharmsafe.schemas.evidence import AttestationOut, LabResultOut, PregnancyTestOut
 from pharmsafe.schemas.prescriptions import DispenseOut
+from pharmsafe.schemas.transfers import TransferInOut
 from pharmsafe.schemas.registry import (PatientIn, PatientOut, PatientPatch, PharmacyIn, PharmacyOut,
                                         PrescriberIn, PrescriberOut)
 from pharmsafe.services import registry as svc
@@ -96,6 +98,7 @@ def _patient_detail(patient: Patient) -> dict:
         "lab_results": LabResultOut(many=True).dump(rows(LabResult)),
         "attestations": AttestationOut(many=True).dump(rows(Attestation)),
         "dispenses": DispenseOut(many=True).dump(rows(Dispense)),
+        "transfers_in": TransferInOut(many=True).dump(rows(TransferIn)),
     }
 
 

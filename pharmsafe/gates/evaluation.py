@@ -63,6 +63,7 @@ def evaluate(facts: Facts, *, policy: Policy, now: datetime) -> Decision:
         policy_version=policy.version,
         dispense_by=dispense_by,
         dispense_by_source=source,
+        policy_effective_from=policy.effective_from,
     )
 
 

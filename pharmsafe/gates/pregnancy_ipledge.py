@@ -122,6 +122,8 @@ def judge_ipledge(ctx: Context, tests: Tests, course: Course, lock: Lock) -> Gat
     until = ctx.until(window_end, f"pregnancy_test:{qualifying.id}")
     course_text = ""
     if course.continuation_last_day is not None and course.latest_prior is not None:
+        # Cited, so that withdrawing the dispense this continuation rests on reverses it.
+        evidence[course.latest_prior.kind] = course.latest_prior.id
         evidence["continuation_last_day"] = course.continuation_last_day.isoformat()
         course_text = (f" The course continues through {course.continuation_last_day.isoformat()} "
                        f"(dispense of {course.latest_prior.dispensed_on.isoformat()}).")

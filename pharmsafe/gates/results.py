@@ -91,6 +91,8 @@ class Decision:
     policy_version: str
     dispense_by: datetime | None
     dispense_by_source: dict[str, Any] | None
+    # The version's effective date as configured when it was used (an operator may move it).
+    policy_effective_from: date | None = None
 
     @property
     def authorized(self) -> bool:

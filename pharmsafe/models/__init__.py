@@ -1,6 +1,6 @@
 """SQLAlchemy models, one module per aggregate. Importing this package registers them all."""
 from pharmsafe.models.audit import AuditCheckpoint, AuditEvent, SchedulerHeartbeat
-from pharmsafe.models.evidence import Attestation, LabResult, PregnancyTest
+from pharmsafe.models.evidence import Attestation, LabResult, PregnancyTest, TransferIn
 from pharmsafe.models.prescriptions import Authorization, Decision, Dispense, Prescription
 from pharmsafe.models.registry import Patient, Pharmacy, Prescriber
 from pharmsafe.models.users import ApiToken, IdempotencyRecord, LoginFailure, User
@@ -8,5 +8,5 @@ from pharmsafe.models.users import ApiToken, IdempotencyRecord, LoginFailure, Us
 __all__ = [
     "ApiToken", "Attestation", "AuditCheckpoint", "AuditEvent", "Authorization", "Decision",
     "Dispense", "IdempotencyRecord", "LabResult", "LoginFailure", "Patient", "Pharmacy", "PregnancyTest",
-    "Prescriber", "Prescription", "SchedulerHeartbeat", "User",
+    "Prescriber", "Prescription", "SchedulerHeartbeat", "TransferIn", "User",
 ]

@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, Date, ForeignKey, String
+from decimal import Decimal
+
+from sqlalchemy import JSON, Date, ForeignKey, Integer, Numeric, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pharmsafe.db import Base
@@ -53,6 +55,26 @@ class Attestation(_Evidence, Base):
     evidence_type = "attestation"
 
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(32))
     attested_on: Mapped[date] = mapped_column(Date)
     methods: Mapped[list] = mapped_column(JSON, default=list)
+    # pregnancy_excluded only: how the prescriber ruled pregnancy out.
+    note: Mapped[str | None] = mapped_column(String(500))
+
+
+class TransferIn(_Evidence, Base):
+    """A pharmacist's record of the patient's earlier dispense at another pharmacy (rulebook §2): it
+    counts wherever the rules look at earlier dispenses."""
+
+    __tablename__ = "transfers_in"
+    evidence_type = "transfer_in"
+
+    patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
+    # The pharmacy that recorded it (its pharmacists may withdraw it).
+    pharmacy_id: Mapped[int] = mapped_column(ForeignKey("pharmacies.id"))
+    dispensed_on: Mapped[date] = mapped_column(Date)
+    days_supply: Mapped[int] = mapped_column(Integer)
+    quantity: Mapped[Decimal] = mapped_column(Numeric(10, 3))
+    source_ncpdp_id: Mapped[str] = mapped_column(String(7))
+    # Normalised like a dispense's; a number is used once across dispenses and transfers-in.
+    rma_number: Mapped[str | None] = mapped_column(String(64), unique=True)

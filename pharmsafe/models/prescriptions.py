@@ -45,6 +45,8 @@ class Decision(Base):
     evaluated_by: Mapped[str] = mapped_column(String(40))
     policy_name: Mapped[str] = mapped_column(String(32))
     policy_version: Mapped[str] = mapped_column(String(32))
+    # The effective date of the version in force as configured then (an operator may move it).
+    policy_effective_from: Mapped[date | None] = mapped_column(Date)
     dispense_by: Mapped[datetime | None] = mapped_column(UTCDateTime())
     dispense_by_source: Mapped[dict | None] = mapped_column(JSON)
     gates: Mapped[list] = mapped_column(JSON)

@@ -48,6 +48,8 @@ class Patient(Base):
     rems_patient_id: Mapped[str | None] = mapped_column(String(64))
     enrolled_on: Mapped[date] = mapped_column(Date)
     home_pregnancy_tests_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
+    # active | deactivated; deactivating reverses the patient's active authorizations.
+    status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
     prescriber: Mapped[Prescriber] = relationship(lazy="joined", innerjoin=True)

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from pharmsafe.schemas.common import Id, Instant, Number, PageQuery, StrictBoolean, Text, pattern
+from pharmsafe.schemas.common import Id, Instant, Number, PageQuery, StrictBoolean, Text, pattern, storable
 
-NDC = pattern(r"^(\d{4}-\d{4}-\d{2}|\d{5}-\d{3}-\d{2}|\d{5}-\d{4}-\d{1}|\d{4}-\d{4}|\d{5}-\d{3}|\d{5}-\d{4}|\d{11})\Z",
-              "Must be an NDC in the FDA's hyphenated form (for example 0245-0571-01) or 11 digits.")
+NDC = pattern(r"^(\d{4}-\d{4}-\d{2}|\d{5}-\d{3}-\d{2}|\d{5}-\d{4}-\d{1}|\d{4}-\d{4}|\d{5}-\d{3}|\d{5}-\d{4}|\d{10}|\d{11})\Z",
+              "Must be an NDC in the FDA's hyphenated form (for example 0245-0571-01), or 10 or 11 digits.")
 STATUSES = ("submitted", "authorized", "blocked", "dispensed", "expired", "reversed")
 
 
@@ -28,7 +28,9 @@ class PrescriptionQuery(PageQuery):
 
 class DispenseIn(Schema):
     quantity = Number(required=True, validate=validate.Range(min=0, min_inclusive=False, max=100000))
-    rma_number = Text(64, allow_none=True)
+    # Normalised by the service (NFKC, trimmed, upper-cased) before its length counts; blank is
+    # "missing", answered 409 rma_missing and recorded, never 422.
+    rma_number = fields.String(allow_none=True, validate=[validate.Length(max=256), storable])
     rma_do_not_dispense_after = fields.Date(allow_none=True)
     acknowledged_warnings = fields.List(Text(64), validate=validate.Length(max=50))
 
@@ -36,6 +38,7 @@ class DispenseIn(Schema):
 class PolicyOut(Schema):
     name = fields.String()
     version = fields.String()
+    effective_from = fields.Date(allow_none=True)
 
 
 class GateOut(Schema):
@@ -68,7 +71,9 @@ class DecisionOut(Schema):
     authorization = fields.Nested(AuthorizationSummaryOut, allow_none=True)
 
     def _policy(self, obj):
-        return {"name": obj.policy_name, "version": obj.policy_version}
+        effective = obj.policy_effective_from
+        return {"name": obj.policy_name, "version": obj.policy_version,
+                "effective_from": effective.isoformat() if effective else None}
 
 
 class DispenseOut(Schema):

@@ -6,6 +6,7 @@ from pharmsafe.gates import is_valid_npi
 from pharmsafe.schemas.common import (Id, Instant, StrictBoolean, Text, one_of, pattern, valid_time_zone)
 
 PRESCRIBER_STATUSES = ("active", "suspended", "inactive")
+PATIENT_STATUSES = ("active", "deactivated")
 
 
 class PharmacyIn(Schema):
@@ -63,6 +64,7 @@ class PatientIn(Schema):
     rems_patient_id = Text(64, required=True, allow_none=True)
     enrolled_on = fields.Date(required=True)
     home_pregnancy_tests_allowed = StrictBoolean()
+    status = one_of(*PATIENT_STATUSES)
     prescriber_id = Id()
 
 
@@ -83,4 +85,5 @@ class PatientOut(Schema):
     rems_patient_id = fields.String(allow_none=True)
     enrolled_on = fields.Date()
     home_pregnancy_tests_allowed = fields.Boolean()
+    status = fields.String()
     created_at = Instant()

@@ -18,6 +18,7 @@ from pharmsafe.services.authorizations import get_authorization, refuse_unless_a
 from pharmsafe.services.context import Ctx
 from pharmsafe.services.errors import Conflict, NotFound, ValidationFailed
 from pharmsafe.services.evaluation import get_prescription, record_decision, run_gates
+from pharmsafe.services.rma import normalise_rma, rma_in_use
 
 RMA_CODES = {"RMA_MISSING": "rma_missing", "RMA_ALREADY_USED": "rma_already_used"}
 
@@ -36,10 +37,10 @@ def dispense_authorization(ctx: Ctx, authorization_id: int, *, quantity: Decimal
     refuse_unless_active(ctx, auth)
     if Decimal(quantity) != Decimal(rx.quantity):
         raise ValidationFailed({"quantity": [f"Must equal the prescription's quantity ({rx.quantity.normalize():f})."]})
-    rma_used = bool(rma_number) and ctx.session.scalar(
-        select(Dispense.id).where(Dispense.rma_number == rma_number).limit(1)) is not None
+    rma_number = normalise_rma(rma_number)
+    rma_used = rma_number is not None and rma_in_use(ctx, rma_number)
     result = run_gates(ctx, rx, stage="dispense", dispense_quantity=Decimal(quantity),
-                       rma=f.RmaFacts(number=rma_number or None, do_not_dispense_after=rma_do_not_dispense_after,
+                       rma=f.RmaFacts(number=rma_number, do_not_dispense_after=rma_do_not_dispense_after,
                                       already_used=rma_used))
     decision = record_decision(ctx, rx, result, stage="dispense")
     if not result.authorized:
@@ -57,7 +58,7 @@ def dispense_authorization(ctx: Ctx, authorization_id: int, *, quantity: Decimal
         authorization_id=auth.id, prescription_id=rx.id, patient_id=rx.patient_id, pharmacy_id=auth.pharmacy_id,
         decision_id=decision.id, quantity=Decimal(quantity), days_supply=rx.days_supply, dispensed_at=ctx.now,
         dispensed_on=_local_day(ctx, rx), dispensed_by=ctx.actor,
-        rma_number=rma_number or None, rma_do_not_dispense_after=rma_do_not_dispense_after,
+        rma_number=rma_number, rma_do_not_dispense_after=rma_do_not_dispense_after,
         acknowledged_warnings=sorted(set(acknowledged_warnings)),
     )
     ctx.session.add(dispense)
@@ -88,4 +89,4 @@ def unacknowledged_warnings(result, acknowledged) -> list[str]:
 def _local_day(ctx: Ctx, rx) -> date:
     """The dispense date as the rules count it: today in the policy's zone."""
     pharmacy = ctx.session.get(Pharmacy, rx.pharmacy_id)
-    return ctx.now.astimezone(policy_zone(ctx.policy(), pharmacy.time_zone)).date()
+    return ctx.now.astimezone(policy_zone(ctx.policy(pharmacy.time_zone), pharmacy.time_zone)).date()

@@ -42,6 +42,7 @@ def record_decision(ctx: Ctx, rx: Prescription, result: GateDecision, *, stage: 
     row = Decision(
         prescription_id=rx.id, stage=stage, outcome=result.outcome, evaluated_at=result.evaluated_at,
         evaluated_by=ctx.actor, policy_name=result.policy_name, policy_version=result.policy_version,
+        policy_effective_from=result.policy_effective_from,
         dispense_by=result.dispense_by, dispense_by_source=result.dispense_by_source,
         gates=[g.to_dict() for g in result.gates], cited=sorted(result.cited_evidence()),
     )
@@ -50,7 +51,9 @@ def record_decision(ctx: Ctx, rx: Prescription, result: GateDecision, *, stage: 
     append_event(ctx.session, action="decision.recorded", actor=ctx.actor, subject=f"decision:{row.id}",
                  now=ctx.now, policy=result.policy_name,
                  payload={"prescription_id": rx.id, "stage": stage, "outcome": result.outcome,
-                          "policy_version": result.policy_version, "dispense_by": result.dispense_by,
+                          "policy_version": result.policy_version,
+                          "policy_effective_from": result.policy_effective_from,
+                          "dispense_by": result.dispense_by,
                           "dispense_by_source": result.dispense_by_source,
                           "gates": [g.to_dict() for g in result.gates]})
     return row
@@ -58,7 +61,8 @@ def record_decision(ctx: Ctx, rx: Prescription, result: GateDecision, *, stage: 
 
 def run_gates(ctx: Ctx, rx: Prescription, **facts_kwargs) -> GateDecision:
     facts = load_facts(ctx.session, rx, **facts_kwargs)
-    return gates.evaluate(facts, policy=ctx.policy(), now=ctx.now)
+    # The version in force is judged on today in the gates' own zone (rulebook §7 item 10).
+    return gates.evaluate(facts, policy=ctx.policy(facts.pharmacy.time_zone), now=ctx.now)
 
 
 def evaluate_prescription(ctx: Ctx, prescription: int | Prescription) -> tuple[Decision, Authorization | None]:

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import bindparam, select, true
+from sqlalchemy import bindparam, literal, select, true
 from sqlalchemy.orm import Session
 
 from pharmsafe.gates import facts as f
 from pharmsafe.models import (Attestation, Dispense, LabResult, Patient, Pharmacy, PregnancyTest,
-                              Prescriber, Prescription)
+                              Prescriber, Prescription, TransferIn)
 
 _PHARMACY, _PRESCRIBER, _PATIENT = Pharmacy.__table__.c, Prescriber.__table__.c, Patient.__table__.c
 # Three rows, each by its primary key, read in one round trip (hence the joins on true).
@@ -23,7 +23,7 @@ _PARTIES = (
            _PRESCRIBER.license_state, _PRESCRIBER.license_number, _PRESCRIBER.license_expires_on,
            _PRESCRIBER.rems_certified_until,
            _PATIENT.id.label("patient_id"), _PATIENT.can_get_pregnant, _PATIENT.rems_patient_id,
-           _PATIENT.enrolled_on, _PATIENT.home_pregnancy_tests_allowed)
+           _PATIENT.enrolled_on, _PATIENT.home_pregnancy_tests_allowed, _PATIENT.status.label("patient_status"))
     .select_from(Pharmacy.__table__.join(Prescriber.__table__, true()).join(Patient.__table__, true()))
     .where(_PHARMACY.id == bindparam("pharmacy_id"), _PRESCRIBER.id == bindparam("prescriber_id"),
            _PATIENT.id == bindparam("patient_id"))
@@ -39,12 +39,17 @@ def _evidence(model, *names: str):
 _TESTS = _evidence(PregnancyTest, "specimen_collected_on", "result", "specimen", "setting", "clia_number",
                    "recorded_at")
 _LABS = _evidence(LabResult, "test", "value", "unit", "collected_on", "recorded_at", "reference_upper")
-_ATTESTATIONS = _evidence(Attestation, "kind", "attested_on", "recorded_at", "methods")
-_DISPENSE = Dispense.__table__.c
-_DISPENSES = (select(_DISPENSE.id, _DISPENSE.dispensed_on, _DISPENSE.days_supply)
+_ATTESTATIONS = _evidence(Attestation, "kind", "attested_on", "recorded_at", "methods", "note")
+_DISPENSE, _TRANSFER = Dispense.__table__.c, TransferIn.__table__.c
+# Every dispense PharmSafe has seen: its own (other than this prescription's) and the transfers-in
+# pharmacists recorded, not those entered in error.
+_DISPENSES = (select(_DISPENSE.id, _DISPENSE.dispensed_on, _DISPENSE.days_supply, literal("dispense").label("kind"))
               .where(_DISPENSE.patient_id == bindparam("patient_id"),
                      _DISPENSE.prescription_id != bindparam("prescription_id"))
-              .order_by(_DISPENSE.id))
+              .union_all(select(_TRANSFER.id, _TRANSFER.dispensed_on, _TRANSFER.days_supply,
+                                literal("transfer_in").label("kind"))
+                         .where(_TRANSFER.patient_id == bindparam("patient_id"),
+                                _TRANSFER.entered_in_error_at.is_(None))))
 
 
 def prescription_facts(rx: Prescription) -> f.PrescriptionFacts:
@@ -72,7 +77,8 @@ def load_facts(session: Session, rx: Prescription, *, stage: str = "evaluation",
                                      rems_certified_until=parties.rems_certified_until),
         patient=f.PatientFacts(id=parties.patient_id, can_get_pregnant=parties.can_get_pregnant,
                                rems_patient_id=parties.rems_patient_id, enrolled_on=parties.enrolled_on,
-                               home_pregnancy_tests_allowed=bool(parties.home_pregnancy_tests_allowed)),
+                               home_pregnancy_tests_allowed=bool(parties.home_pregnancy_tests_allowed),
+                               deactivated=parties.patient_status != "active"),
         prescription=prescription_facts(rx),
         pregnancy_tests=tuple(
             f.PregnancyTestFacts(id=t.id, specimen_collected_on=t.specimen_collected_on, result=t.result,
@@ -86,10 +92,11 @@ def load_facts(session: Session, rx: Prescription, *, stage: str = "evaluation",
             for r in session.execute(_LABS, by_patient)),
         attestations=tuple(
             f.AttestationFacts(id=a.id, kind=a.kind, attested_on=a.attested_on, recorded_at=a.recorded_at,
-                               methods=tuple(a.methods or ()), entered_in_error=a.entered_in_error_at is not None)
+                               methods=tuple(a.methods or ()), entered_in_error=a.entered_in_error_at is not None,
+                               note=a.note)
             for a in session.execute(_ATTESTATIONS, by_patient)),
         prior_dispenses=tuple(
-            f.DispenseFacts(id=d.id, dispensed_on=d.dispensed_on, days_supply=d.days_supply)
+            f.DispenseFacts(id=d.id, dispensed_on=d.dispensed_on, days_supply=d.days_supply, kind=d.kind)
             for d in session.execute(_DISPENSES, {**by_patient, "prescription_id": rx.id})),
         rma=rma,
         stage=stage,

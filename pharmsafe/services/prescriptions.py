@@ -12,13 +12,16 @@ from pharmsafe.services.validation import refuse_future_dates
 
 
 def submit_prescription(ctx: Ctx, prescriber_id: int, data: dict[str, Any]) -> Prescription:
-    refuse_future_dates(ctx, data)
     errors: dict[str, list[str]] = {}
     patient = ctx.session.get(Patient, data["patient_id"])
     if patient is None or patient.prescriber_id != prescriber_id:
         errors["patient_id"] = ["No patient of this prescriber has this id."]
-    if ctx.session.get(Pharmacy, data["pharmacy_id"]) is None:
+    pharmacy = ctx.session.get(Pharmacy, data["pharmacy_id"])
+    if pharmacy is None:
         errors["pharmacy_id"] = ["No pharmacy has this id."]
+    else:
+        # "Not in the future" in the routed pharmacy's zone where the program reads dates there.
+        refuse_future_dates(ctx, data, pharmacy_time_zone=pharmacy.time_zone)
     if not gates.is_isotretinoin(data["drug"], data.get("ndc")):
         errors["drug"] = ["PharmSafe handles isotretinoin only; this drug is not handled by this program."]
     if errors:

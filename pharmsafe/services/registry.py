@@ -128,7 +128,8 @@ def create_patient(ctx: Ctx, data: dict[str, Any]) -> Patient:
 
 
 # A change to any of these means earlier decisions judged a different patient.
-PATIENT_GATED_FIELDS = ("can_get_pregnant", "rems_patient_id", "enrolled_on", "home_pregnancy_tests_allowed")
+PATIENT_GATED_FIELDS = ("can_get_pregnant", "rems_patient_id", "enrolled_on", "home_pregnancy_tests_allowed",
+                        "status")
 
 
 def update_patient(ctx: Ctx, patient_id: int, data: dict[str, Any]) -> Patient:
@@ -139,6 +140,8 @@ def update_patient(ctx: Ctx, patient_id: int, data: dict[str, Any]) -> Patient:
         ctx.session.flush()
         _audit(ctx, "patient", patient, {k: v for k, v in changes.items()
                                          if k not in ("first_name", "last_name", "date_of_birth")}, False)
-        if any(k in changes for k in PATIENT_GATED_FIELDS):
+        if changes.get("status", [None, None])[1] == "deactivated":
+            reverse_for_patient(ctx, patient.id, "patient_deactivated")
+        elif any(k in changes for k in PATIENT_GATED_FIELDS):
             reverse_for_patient(ctx, patient.id, "patient_record_changed")
     return patient

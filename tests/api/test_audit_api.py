@@ -20,7 +20,7 @@ def world(app, client):
 def dispensed(world):
     rph, doc, patient, rx, decision = world.authorized()
     dispense = rph.ok("POST", f"/authorizations/{decision['authorization']['id']}/dispense",
-                      {"quantity": 60, "rma_number": "=HYPERLINK(1)"})
+                      {"quantity": 60, "rma_number": "=HYPERLINK(1)", "rma_do_not_dispense_after": "2027-12-31"})
     _, auditor = world.user("auditor")
     return auditor, dispense, decision
 

@@ -17,7 +17,7 @@ def world(app, client):
 def test_register_evaluate_dispense_and_refuse_second_dispense(world, clock):
     rph, doc, patient, rx, decision = world.authorized()
 
-    assert decision["policy"] == {"name": "ipledge-2026", "version": "2026-08-08"}
+    assert decision["policy"] == {"name": "ipledge-2026", "version": "2026-08-08", "effective_from": "2026-08-08"}
     assert {g["gate"] for g in decision["gates"]} == {
         "pharmacy", "prescriber", "patient", "pregnancy_test", "contraception", "comprehension", "counseling",
         "labs", "prescription", "rems_authorization"}
@@ -31,10 +31,10 @@ def test_register_evaluate_dispense_and_refuse_second_dispense(world, clock):
     auth = decision["authorization"]
     assert auth["status"] == "active" and auth["dispense_by"] == decision["dispense_by"]
 
-    dispensed = rph.ok("POST", f"/authorizations/{auth['id']}/dispense", {"quantity": 60, "rma_number": "RMA-1"})
+    dispensed = rph.ok("POST", f"/authorizations/{auth['id']}/dispense", {"quantity": 60, "rma_number": "RMA-1", "rma_do_not_dispense_after": "2027-12-31"})
     assert dispensed["quantity"] == 60 and dispensed["rma_number"] == "RMA-1"
 
-    again = rph.post(f"/authorizations/{auth['id']}/dispense", json={"quantity": 60, "rma_number": "RMA-2"})
+    again = rph.post(f"/authorizations/{auth['id']}/dispense", json={"quantity": 60, "rma_number": "RMA-2", "rma_do_not_dispense_after": "2027-12-31"})
     assert again.status_code == 409
     assert again.get_json()["error"]["code"] == "already_dispensed"
 
@@ -56,20 +56,20 @@ def test_dispense_requires_rma_under_ipledge(world):
 
 def test_rma_cannot_be_reused(world):
     rph, *_, first = world.authorized()
-    rph.ok("POST", f"/authorizations/{first['authorization']['id']}/dispense", {"quantity": 60, "rma_number": "R-9"})
+    rph.ok("POST", f"/authorizations/{first['authorization']['id']}/dispense", {"quantity": 60, "rma_number": "R-9", "rma_do_not_dispense_after": "2027-12-31"})
     pharmacy_id = first["authorization"]["pharmacy_id"]
     _, doc = world.prescriber_api()
     patient = world.patient(doc)
     world.ready_evidence(doc, patient)
     rx = world.prescription(doc, patient, {"id": pharmacy_id})
     second = rph.ok("POST", f"/prescriptions/{rx['id']}/evaluations")
-    resp = rph.post(f"/authorizations/{second['authorization']['id']}/dispense", json={"quantity": 60, "rma_number": "R-9"})
+    resp = rph.post(f"/authorizations/{second['authorization']['id']}/dispense", json={"quantity": 60, "rma_number": "R-9", "rma_do_not_dispense_after": "2027-12-31"})
     assert resp.status_code == 409 and resp.get_json()["error"]["code"] == "rma_already_used"
 
 
 def test_quantity_must_equal_prescription(world):
     rph, *_, decision = world.authorized()
-    resp = rph.post(f"/authorizations/{decision['authorization']['id']}/dispense", json={"quantity": 59, "rma_number": "R"})
+    resp = rph.post(f"/authorizations/{decision['authorization']['id']}/dispense", json={"quantity": 59, "rma_number": "R", "rma_do_not_dispense_after": "2027-12-31"})
     assert resp.status_code == 422
     assert "quantity" in resp.get_json()["error"]["fields"]
 
@@ -80,7 +80,7 @@ def test_dispense_at_midnight_after_dispense_by_is_refused_without_the_scheduler
     rph, *_, decision = world.authorized()
     auth_id = decision["authorization"]["id"]
     clock.set(datetime(2026, 12, 1, 5, 0, 0, tzinfo=timezone.utc))
-    resp = rph.post(f"/authorizations/{auth_id}/dispense", json={"quantity": 60, "rma_number": "R"})
+    resp = rph.post(f"/authorizations/{auth_id}/dispense", json={"quantity": 60, "rma_number": "R", "rma_do_not_dispense_after": "2027-12-31"})
     assert resp.status_code == 409 and resp.get_json()["error"]["code"] == "authorization_expired"
 
 
@@ -89,7 +89,7 @@ def test_dispense_at_last_second_succeeds(world, clock):
 
     rph, *_, decision = world.authorized()
     clock.set(datetime(2026, 12, 1, 4, 59, 59, 900000, tzinfo=timezone.utc))
-    rph.ok("POST", f"/authorizations/{decision['authorization']['id']}/dispense", {"quantity": 60, "rma_number": "R"})
+    rph.ok("POST", f"/authorizations/{decision['authorization']['id']}/dispense", {"quantity": 60, "rma_number": "R", "rma_do_not_dispense_after": "2027-12-31"})
 
 
 def test_lab_warning_must_be_acknowledged(world):
@@ -103,10 +103,10 @@ def test_lab_warning_must_be_acknowledged(world):
     labs = next(g for g in decision["gates"] if g["gate"] == "labs")
     assert labs["status"] == "warn" and labs["code"] == "TRIGLYCERIDES_ELEVATED"
     auth_id = decision["authorization"]["id"]
-    resp = rph.post(f"/authorizations/{auth_id}/dispense", json={"quantity": 60, "rma_number": "R1"})
+    resp = rph.post(f"/authorizations/{auth_id}/dispense", json={"quantity": 60, "rma_number": "R1", "rma_do_not_dispense_after": "2027-12-31"})
     assert resp.status_code == 409 and resp.get_json()["error"]["code"] == "warning_not_acknowledged"
     rph.ok("POST", f"/authorizations/{auth_id}/dispense",
-           {"quantity": 60, "rma_number": "R1", "acknowledged_warnings": ["TRIGLYCERIDES_ELEVATED", "EXTRA"]})
+           {"quantity": 60, "rma_number": "R1", "rma_do_not_dispense_after": "2027-12-31", "acknowledged_warnings": ["TRIGLYCERIDES_ELEVATED", "EXTRA"]})
 
 
 def test_blocked_by_stale_test_names_what_unblocks(world):
@@ -204,19 +204,19 @@ def test_pharmacist_reversal(world):
     auth_id = decision["authorization"]["id"]
     out = rph.ok("POST", f"/authorizations/{auth_id}/reversal", {"reason": "patient postponed"}, status=200)
     assert out["status"] == "reversed" and out["reversal"]["reason"] == "patient postponed"
-    resp = rph.post(f"/authorizations/{auth_id}/dispense", json={"quantity": 60, "rma_number": "R"})
+    resp = rph.post(f"/authorizations/{auth_id}/dispense", json={"quantity": 60, "rma_number": "R", "rma_do_not_dispense_after": "2027-12-31"})
     assert resp.status_code == 409 and resp.get_json()["error"]["code"] == "authorization_reversed"
 
 
 def test_idempotency_key_replays_and_refuses_different_body(world):
     rph, *_, decision = world.authorized()
     path = f"/authorizations/{decision['authorization']['id']}/dispense"
-    body = {"quantity": 60, "rma_number": "R-77"}
+    body = {"quantity": 60, "rma_number": "R-77", "rma_do_not_dispense_after": "2027-12-31"}
     first = rph.post(path, json=body, headers={"Idempotency-Key": "k1"})
     assert first.status_code == 201
     replay = rph.post(path, json=body, headers={"Idempotency-Key": "k1"})
     assert replay.status_code == 201 and replay.get_json() == first.get_json()
-    different = rph.post(path, json={"quantity": 60, "rma_number": "R-78"}, headers={"Idempotency-Key": "k1"})
+    different = rph.post(path, json={"quantity": 60, "rma_number": "R-78", "rma_do_not_dispense_after": "2027-12-31"}, headers={"Idempotency-Key": "k1"})
     assert different.status_code == 422
     # A new key is a new request: refused because it is already dispensed.
     assert rph.post(path, json=body, headers={"Idempotency-Key": "k2"}).status_code == 409
@@ -237,7 +237,7 @@ def test_queue_lists_only_own_pharmacy_and_filters_by_status(world):
 
 def test_audit_trail_records_the_flow_and_verifies(world):
     rph, *_, decision = world.authorized()
-    rph.ok("POST", f"/authorizations/{decision['authorization']['id']}/dispense", {"quantity": 60, "rma_number": "R"})
+    rph.ok("POST", f"/authorizations/{decision['authorization']['id']}/dispense", {"quantity": 60, "rma_number": "R", "rma_do_not_dispense_after": "2027-12-31"})
     _, auditor = world.user("auditor")
     actions = set()
     page = auditor.ok("GET", "/audit-events")
