@@ -208,14 +208,17 @@ def test_a_retest_inside_a_lockout_does_not_extend_it(policy):
 
 
 def test_a_missed_window_of_a_continuation_sets_no_lockout():
-    """Dispensed 09-25; a test on 10-20 opened a continuation window (not a first-dispense one) that
-    was missed. By 11-12 the course has lapsed (48 days): a first dispense on a confirmatory of 11-10
-    (screening 10-20) passes, with no lockout counted from 10-20."""
-    tests = (neg(10, "2026-10-01"), neg(11, "2026-10-20"), neg(13, "2026-11-10"))
+    """Dispensed 09-25; a test on 10-25 (screening 10-01) opened a continuation window, not a
+    first-dispense one, and it was missed. By 11-12 the course has lapsed (48 days): a first dispense
+    on a confirmatory of 11-10 passes; counting a lockout from 10-25 would have pushed it to 11-13."""
+    tests = (neg(10, "2026-10-01"), neg(11, "2026-10-25"), neg(13, "2026-11-10"))
     facts = make_facts(pregnancy_tests=tests, prior_dispenses=(dispense(80, "2026-09-25"),))
     gate = run("pregnancy_test", facts, policy=IPLEDGE_2021, now=at("2026-11-12"))
     assert (gate.status, gate.code) == (PASS, "PREGNANCY_TEST_CURRENT")
     assert gate.evidence["first_of_course"] is True
+    # Without the earlier dispense the same 10-25 test opened a first-dispense window: locked out.
+    gate = run("pregnancy_test", make_facts(pregnancy_tests=tests), policy=IPLEDGE_2021, now=at("2026-11-12"))
+    assert gate.code == "PREGNANCY_TEST_MISSED_WINDOW_LOCKOUT"
 
 
 # --- 9. prescription currency ------------------------------------------------------------------------
