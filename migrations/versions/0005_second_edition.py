@@ -59,6 +59,10 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('note', sa.String(length=500), nullable=True))
     with op.batch_alter_table('decisions') as batch_op:
         batch_op.add_column(sa.Column('policy_effective_from', sa.Date(), nullable=True))
+    with op.batch_alter_table('lab_results') as batch_op:
+        # Plain notation of 20 significant digits at exponent -20 takes 41 characters.
+        for column in ('value', 'reference_upper'):
+            batch_op.alter_column(column, existing_type=sa.String(length=40), type_=sa.String(length=64))
     op.create_table(
         'transfers_in',
         sa.Column('id', sa.Integer(), nullable=False),
@@ -88,6 +92,9 @@ def downgrade() -> None:
     with op.batch_alter_table('transfers_in') as batch_op:
         batch_op.drop_index(batch_op.f('ix_transfers_in_patient_id'))
     op.drop_table('transfers_in')
+    with op.batch_alter_table('lab_results') as batch_op:
+        for column in ('value', 'reference_upper'):
+            batch_op.alter_column(column, existing_type=sa.String(length=64), type_=sa.String(length=40))
     with op.batch_alter_table('decisions') as batch_op:
         batch_op.drop_column('policy_effective_from')
     with op.batch_alter_table('attestations') as batch_op:

@@ -4,6 +4,8 @@ from __future__ import annotations
 import base64
 import binascii
 import functools
+import json
+from decimal import Decimal
 from typing import Any
 
 from flask import g, request
@@ -56,7 +58,10 @@ def ctx():
 
 
 def load_body(schema: Schema, *, partial: bool = False) -> dict[str, Any]:
-    data = request.get_json(force=True, silent=False)
+    request.get_json(force=True, silent=False)  # malformed JSON: 400, as Flask answers it
+    # Read again keeping numbers exact: a fraction or an exponent becomes a Decimal, never a binary
+    # float (1e-400 would arrive as 0.0, and 21 significant digits as 17).
+    data = json.loads(request.get_data(cache=True), parse_float=Decimal)
     if not isinstance(data, dict):
         raise ValidationError({"_schema": ["The body must be a JSON object."]})
     return schema.load(data, partial=partial)

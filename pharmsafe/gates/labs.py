@@ -5,8 +5,12 @@ error and future-dated results ignored) is the one judged, and it alone decides:
 or unknown unit fails even when older results are fine. A result collected X counts through X+29.
 Thresholds are policy parameters compared on unrounded Decimals in the canonical unit:
 triglycerides > 500 mg/dL warn, > 800 fail; ALT/AST > 2x ULN warn, > 3x fail (ULN = the result's
-reference_upper when readable, else 40 U/L); total cholesterol > 300 mg/dL warn. LDL is recorded,
-not gated.
+reference_upper, or the policy's default, 40 U/L, only when none was given); total cholesterol
+> 300 mg/dL warn. LDL is recorded, not gated.
+
+A reference_upper that is given but cannot be read as a positive number fails the gate
+(LAB_REFERENCE_UNREADABLE, rulebook §7 item 8) for every test judged: it is never replaced by the
+default, and an ALT or AST result with one is not judged against any limit.
 """
 from __future__ import annotations
 
@@ -95,7 +99,7 @@ def _judge(ctx: Context, test: str, label: str, result: LabResultFacts, through)
     if amount is None:
         findings.append(fail(
             "LAB_VALUE_UNPARSABLE",
-            f"The {label} value {result.value!r} (collected {collected}) is not a number.",
+            f"The {label} value {result.value!r} (collected {collected}) is not a number PharmSafe can read.",
             f"Correct the {label} result of {collected} or record a new one.",
         ))
     if factor is None:
@@ -104,12 +108,25 @@ def _judge(ctx: Context, test: str, label: str, result: LabResultFacts, through)
             f"The {label} unit {result.unit!r} (collected {collected}) is not accepted for this test.",
             f"Record the {label} result in {CANONICAL_UNITS.get(test, 'a known unit')} or another accepted unit.",
         ))
+    uln = limits.transaminase_default_uln
+    if result.reference_upper is not None:
+        uln = parse_decimal(result.reference_upper)
+        if uln is None or uln <= 0:
+            findings.append(fail(
+                "LAB_REFERENCE_UNREADABLE",
+                f"The {label} upper reference limit {result.reference_upper!r} (collected {collected}) is not "
+                f"a positive number; the result cannot be judged against it.",
+                f"Record the {label} result of {collected} again with the laboratory's upper reference limit "
+                f"as a positive number, or record a new {label} result.",
+            ))
+            if test in (ALT, AST):
+                return findings
     if amount is not None and factor is not None:
-        findings.extend(_thresholds(test, label, amount, factor, result, limits))
+        findings.extend(_thresholds(test, label, amount, factor, uln, result, limits))
     return findings
 
 
-def _thresholds(test: str, label: str, amount: Decimal, factor: Decimal, result: LabResultFacts,
+def _thresholds(test: str, label: str, amount: Decimal, factor: Decimal, uln: Decimal, result: LabResultFacts,
                 limits: LabLimits) -> list[Finding]:
     value = amount * factor
     shown = f"{format_decimal(value, 1)} {CANONICAL_UNITS[test]}"
@@ -129,9 +146,6 @@ def _thresholds(test: str, label: str, amount: Decimal, factor: Decimal, result:
                          f"Triglycerides {shown} (collected {collected}) exceed "
                          f"{limits.triglycerides_warn_mg_dl} mg/dL.")]
     elif test in (ALT, AST):
-        uln = parse_decimal(result.reference_upper)
-        if uln is None or uln <= 0:
-            uln = limits.transaminase_default_uln
         fail_at = limits.transaminase_fail_x_uln * uln
         warn_at = limits.transaminase_warn_x_uln * uln
         multiple = f"the upper limit of normal ({format_decimal(uln)} U/L)"

@@ -21,7 +21,7 @@ from pharmsafe.gates.context import Context, make_context
 from pharmsafe.gates.course import covered_through, refill_allowed_from
 from pharmsafe.gates.dates import last_day
 from pharmsafe.gates.facts import Facts
-from pharmsafe.gates.ndc import is_isotretinoin_name, lookup_ndc
+from pharmsafe.gates.ndc import AmbiguousNdc, is_isotretinoin_name, lookup_ndc
 from pharmsafe.gates.policy import Policy
 from pharmsafe.gates.results import Finding, GateResult
 from pharmsafe.gates.units import format_decimal
@@ -95,7 +95,13 @@ def prescription_gate(facts: Facts, *, policy: Policy, now: datetime) -> GateRes
 
 
 def _drug(drug: str, ndc: str | None, strength_mg: Decimal) -> list[Finding]:
-    listed = lookup_ndc(ndc)
+    try:
+        listed = lookup_ndc(ndc)
+    except AmbiguousNdc as ambiguous:
+        # Contradictory data fails closed; the strength cannot be checked against a guess.
+        return [fail("NDC_AMBIGUOUS", str(ambiguous),
+                     "The prescriber must give the NDC with its hyphens (or in its 11-digit form) so that it "
+                     "names one product.")]
     if not is_isotretinoin_name(drug) and listed is None:
         return [fail(
             "DRUG_NOT_ISOTRETINOIN",

@@ -44,10 +44,11 @@ class LabResult(_Evidence, Base):
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     test: Mapped[str] = mapped_column(String(32))
     loinc: Mapped[str | None] = mapped_column(String(16))
-    value: Mapped[str] = mapped_column(String(40))
+    # Plain notation of up to 20 significant digits at exponents down to -20 takes up to 41 characters.
+    value: Mapped[str] = mapped_column(String(64))
     unit: Mapped[str] = mapped_column(String(20))
     collected_on: Mapped[date] = mapped_column(Date)
-    reference_upper: Mapped[str | None] = mapped_column(String(40))
+    reference_upper: Mapped[str | None] = mapped_column(String(64))
 
 
 class Attestation(_Evidence, Base):

@@ -9,6 +9,7 @@ from zoneinfo import available_timezones
 from marshmallow import Schema, ValidationError, fields, validate
 
 from pharmsafe.audit import format_instant
+from pharmsafe.gates.units import decimal_from_text, limits_problem
 from pharmsafe.routing import MAX_ID
 
 
@@ -33,6 +34,42 @@ class Number(fields.Decimal):
             return None
         value = Decimal(value)
         return int(value) if value == value.to_integral_value() else float(value)
+
+
+class PlainNumber(Number):
+    """A JSON number or a string holding one, loaded as an exact Decimal within the limits of
+    pharmsafe.gates.units (MAX_SIGNIFICANT_DIGITS, MAX_EXPONENT either way); exponent forms ("3E+1",
+    "1e-7") are accepted and plain_notation() writes them without one. A JSON number that arrives as
+    a float is read through its shortest text (repr), never through binary arithmetic: 1e-7 is
+    0.0000001, not 9.99999999999999954748e-8; a whole float (30.0) loads as a whole number (30).
+    A leading minus is read so that the field's Range refuses negatives in its own words; a negative
+    zero loads as zero. NaN, infinities, booleans, signs other than one leading minus, commas and
+    non-ASCII digits are "Not a valid number.". Dumps like Number, as a JSON number."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, (int, float, str, Decimal)):
+            raise self.make_error("invalid")
+        if isinstance(value, Decimal):
+            number = value if value.is_finite() else None
+        elif isinstance(value, int):
+            number = Decimal(value)
+        else:
+            if isinstance(value, float):
+                text = repr(value)
+                if text.endswith(".0"):
+                    text = text[:-2]
+            else:
+                text = value.strip()
+            negative = text.startswith("-")
+            number = decimal_from_text(text[1:] if negative else text)
+            if number is not None and negative:
+                number = number.copy_negate()
+        if number is None:
+            raise self.make_error("invalid")
+        problem = limits_problem(number)
+        if problem:
+            raise ValidationError(problem)
+        return number.copy_abs() if number.is_zero() else number
 
 
 class Instant(fields.DateTime):

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates, validates_schema
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates, validates_schema
 
 from pharmsafe.gates import CONTRACEPTION_METHODS, normalize_lab_test
-from pharmsafe.schemas.common import Instant, Number, Text, one_of, pattern
+from pharmsafe.schemas.common import Instant, Number, PlainNumber, Text, one_of, pattern
 
 CLIA = pattern(r"^\d{2}D\d{7}\Z", "Must be 2 digits, D, 7 digits (for example 05D1234567).")
 
@@ -28,11 +28,12 @@ class PregnancyTestIn(Schema):
 
 
 class LabResultIn(Schema):
+    """``value`` and ``reference_upper``: a JSON number or a string holding one (rulebook §7 item 8)."""
     test = fields.String(required=True)
-    value = Number(required=True, validate=validate.Range(min=0, max=10**7))
+    value = PlainNumber(required=True, validate=validate.Range(min=0, max=10**7))
     unit = Text(20, required=True)
     collected_on = fields.Date(required=True)
-    reference_upper = Number(allow_none=True, validate=validate.Range(min=0, min_inclusive=False, max=10**7))
+    reference_upper = PlainNumber(allow_none=True, validate=validate.Range(min=0, min_inclusive=False, max=10**7))
 
     @validates("test")
     def _test(self, value, **_):
@@ -41,23 +42,40 @@ class LabResultIn(Schema):
 
 
 class AttestationIn(Schema):
-    kind = one_of("contraception", "comprehension", "counseling", required=True)
+    kind = one_of("contraception", "comprehension", "counseling", "pregnancy_excluded", required=True)
     attested_on = fields.Date(required=True)
     methods = fields.List(fields.String(), validate=validate.Length(max=20))
+    note = Text(500, allow_none=True)
 
     @validates("methods")
     def _methods(self, value, **_):
-        unknown = sorted(set(value) - set(CONTRACEPTION_METHODS))
+        unknown = sorted({str(m).strip().lower() for m in value} - set(CONTRACEPTION_METHODS))
         if unknown:
             raise ValidationError(f"Unknown method code(s): {', '.join(unknown)}. "
                                   f"Known: {', '.join(sorted(CONTRACEPTION_METHODS))}.")
 
     @validates_schema
-    def _methods_for_contraception(self, data, **_):
-        if data.get("kind") == "contraception" and not data.get("methods"):
-            raise ValidationError({"methods": ["A contraception attestation lists its methods."]})
-        if data.get("kind") in ("comprehension", "counseling") and data.get("methods"):
-            raise ValidationError({"methods": ["Only a contraception attestation lists methods."]})
+    def _by_kind(self, data, **_):
+        kind = data.get("kind")
+        errors = {}
+        if kind == "contraception" and not data.get("methods"):
+            errors["methods"] = ["A contraception attestation lists its methods."]
+        if kind not in (None, "contraception") and data.get("methods"):
+            errors["methods"] = ["Only a contraception attestation lists methods."]
+        if kind == "pregnancy_excluded" and not (data.get("note") or "").strip():
+            errors["note"] = ["A pregnancy_excluded attestation needs a note saying how pregnancy was ruled out "
+                              "(for example a quantitative serum hCG)."]
+        if kind not in (None, "pregnancy_excluded") and data.get("note") is not None:
+            errors["note"] = ["Only a pregnancy_excluded attestation carries a note."]
+        if errors:
+            raise ValidationError(errors)
+
+    @post_load
+    def _normalise_methods(self, data, **_):
+        # Codes are trimmed and lower-cased at the boundary; duplicates count once (rulebook §2).
+        if data.get("methods") is not None:
+            data["methods"] = list(dict.fromkeys(str(m).strip().lower() for m in data["methods"]))
+        return data
 
 
 class ReasonIn(Schema):
@@ -95,3 +113,4 @@ class AttestationOut(_EvidenceOut):
     kind = fields.String()
     attested_on = fields.Date()
     methods = fields.List(fields.String())
+    note = fields.String(allow_none=True)

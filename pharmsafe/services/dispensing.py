@@ -37,6 +37,9 @@ def dispense_authorization(ctx: Ctx, authorization_id: int, *, quantity: Decimal
     refuse_unless_active(ctx, auth)
     if Decimal(quantity) != Decimal(rx.quantity):
         raise ValidationFailed({"quantity": [f"Must equal the prescription's quantity ({rx.quantity.normalize():f})."]})
+    if not ctx.policy(rx_pharmacy_zone(ctx, rx)).require_rma:
+        # Where the policy has no RMA, both fields are ignored (DESIGN.md §5).
+        rma_number, rma_do_not_dispense_after = None, None
     rma_number = normalise_rma(rma_number)
     rma_used = rma_number is not None and rma_in_use(ctx, rma_number)
     result = run_gates(ctx, rx, stage="dispense", dispense_quantity=Decimal(quantity),
@@ -86,7 +89,11 @@ def unacknowledged_warnings(result, acknowledged) -> list[str]:
     return missing
 
 
+def rx_pharmacy_zone(ctx: Ctx, rx) -> str:
+    return ctx.session.get(Pharmacy, rx.pharmacy_id).time_zone
+
+
 def _local_day(ctx: Ctx, rx) -> date:
     """The dispense date as the rules count it: today in the policy's zone."""
-    pharmacy = ctx.session.get(Pharmacy, rx.pharmacy_id)
-    return ctx.now.astimezone(policy_zone(ctx.policy(pharmacy.time_zone), pharmacy.time_zone)).date()
+    zone = rx_pharmacy_zone(ctx, rx)
+    return ctx.now.astimezone(policy_zone(ctx.policy(zone), zone)).date()

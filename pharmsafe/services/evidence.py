@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from pharmsafe.audit import append_event
-from pharmsafe.models import Attestation, LabResult, PregnancyTest
+from pharmsafe.models import Attestation, LabResult, PregnancyTest, TransferIn
 from pharmsafe.services.authorizations import reverse_citing, reverse_for_patient
 from pharmsafe.services.context import Ctx
 from pharmsafe.gates import normalize_lab_test
@@ -16,6 +16,7 @@ EVIDENCE_MODELS = {
     "pregnancy-tests": PregnancyTest,
     "lab-results": LabResult,
     "attestations": Attestation,
+    "transfers-in": TransferIn,
 }
 
 
@@ -45,15 +46,46 @@ DEFAULT_LOINC = {"ALT": "1742-6", "AST": "1920-8", "TRIGLYCERIDES": "2571-8", "T
 
 
 def record_lab_result(ctx: Ctx, patient_id: int, data: dict[str, Any]) -> LabResult:
-    """The value is kept as the exact decimal text given; the test is stored by its canonical name."""
+    """The value and the upper reference limit are stored as decimal text in plain notation, with the
+    digits given ("5.60" stays "5.60"; "3E+1" becomes "30", "1e-7" "0.0000001"), so that the labs gate
+    reads back exactly what was recorded; the test is stored by its canonical name. A value (or
+    limit) given as a Decimal or as text must be one the gate can read (rulebook §7 item 8)."""
+    from decimal import Decimal
+
+    from pharmsafe.gates.units import decimal_from_text, limits_problem, plain_notation
+
     given = str(data["test"]).strip()
     test = normalize_lab_test(given)
     if test is None:
         raise ValidationFailed({"test": ["Unknown test: use ALT, AST, TRIGLYCERIDES, TOTAL_CHOLESTEROL, LDL "
                                          "or a LOINC code."]})
-    reference_upper = data.get("reference_upper")
+
+    def stored(field: str, *, positive: bool) -> str:
+        given_value = data[field]
+        number = given_value
+        if isinstance(given_value, str):
+            number = decimal_from_text(given_value)
+        elif isinstance(given_value, int) and not isinstance(given_value, bool):
+            number = Decimal(given_value)
+        if not isinstance(number, Decimal) or not number.is_finite():
+            raise ValidationFailed({field: ["Not a valid number."]})
+        problem = limits_problem(number)
+        if problem:
+            raise ValidationFailed({field: [problem]})
+        if number < 0 or (positive and number == 0):
+            raise ValidationFailed({field: ["Must be greater than 0." if positive
+                                            else "Must be greater than or equal to 0."]})
+        text = plain_notation(number)
+        capacity = LabResult.__table__.c[field].type.length
+        if capacity is not None and len(text) > capacity:
+            # Stored whole or not at all: a cut number would be another number.
+            raise ValidationFailed({field: [f"In plain notation ({text}) this number takes {len(text)} characters; "
+                                            f"at most {capacity} characters can be stored."]})
+        return text
+
+    reference_upper = None if data.get("reference_upper") is None else stored("reference_upper", positive=True)
     row = dict(data, test=test, loinc=given if given[:1].isdigit() else DEFAULT_LOINC[test],
-               value=str(data["value"]), reference_upper=None if reference_upper is None else str(reference_upper))
+               value=stored("value", positive=False), reference_upper=reference_upper)
     return _record(ctx, LabResult, patient_id, row)
 
 

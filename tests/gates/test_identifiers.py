@@ -12,7 +12,7 @@ from pharmsafe.gates import (
 )
 from pharmsafe.gates.ndc import canonical_ndc
 from pharmsafe.gates.npi import luhn_check_digit
-from pharmsafe.gates.units import parse_decimal, to_canonical, unit_factor
+from pharmsafe.gates.units import parse_decimal, unit_factor
 
 
 @pytest.mark.parametrize("npi", ["1234567893", "1245319599", "1003000126", "2000000002"])
@@ -73,7 +73,7 @@ def test_lab_loinc_codes_agree_with_the_reference_table():
 @pytest.mark.parametrize(("text", "expected"), [
     ("35", Decimal("35")), (" 5.646 ", Decimal("5.646")), (".5", Decimal("0.5")), ("80.", Decimal("80")),
     ("abc", None), ("", None), ("1,5", None), ("-5", None), ("+5", None), ("NaN", None), ("Infinity", None),
-    ("5e2", None), ("1.2.3", None), (None, None),
+    ("5e2", Decimal("500")), ("1.2.3", None), (None, None), (35, None), ("1E+21", None),
 ])
 def test_parse_decimal_is_strict(text, expected):
     assert parse_decimal(text) == expected
@@ -92,9 +92,8 @@ def test_unit_factor(test, unit, factor):
 
 
 def test_conversion_is_unrounded():
-    assert to_canonical("TRIGLYCERIDES", "5.646", "mmol/L") == Decimal("500.06622")
-    assert to_canonical("TOTAL_CHOLESTEROL", "7.758", "mmol/L") == Decimal("300.00186")
-    assert to_canonical("ALT", "x", "U/L") is None
+    assert parse_decimal("5.646") * unit_factor("TRIGLYCERIDES", "mmol/L") == Decimal("500.06622")
+    assert parse_decimal("7.758") * unit_factor("TOTAL_CHOLESTEROL", "mmol/L") == Decimal("300.00186")
 
 
 @pytest.mark.parametrize(("ndc", "strength", "name"), [
@@ -109,6 +108,7 @@ def test_conversion_is_unrounded():
     ("0555-1055-99", Decimal("20"), "Claravis"),  # unlisted package of a listed product
     ("0555-1057", None, "Claravis"),  # product-only row without strength
     ("10631-003-31", None, None),
+    ("0591243415", Decimal("20"), "Isotretinoin"),  # bare 10 digits, read as 4-4-2
 ])
 def test_lookup_ndc_finds_listed_products(ndc, strength, name):
     found = lookup_ndc(ndc)
@@ -119,7 +119,7 @@ def test_lookup_ndc_finds_listed_products(ndc, strength, name):
 
 @pytest.mark.parametrize("ndc", [
     "0245-0571-01",  # rulebook §5 example, not in the (incomplete) reference list
-    "1234-5678-90", "0591243415", "0591-2434-155", "0591_2434_15", "", None, "59651-635-03-1",
+    "1234-5678-90", "1234567890", "0245057101", "0591-2434-155", "0591_2434_15", "", None, "59651-635-03-1",
 ])
 def test_lookup_ndc_misses(ndc):
     assert lookup_ndc(ndc) is None

@@ -49,13 +49,66 @@ def test_triglycerides(value, unit, status, code):
     ("71", "u/l", "35", WARN, "ELEVATED"),
     ("105", "U/L", "35", WARN, "ELEVATED"),
     ("106", "U/L", "35", FAIL, "CRITICAL"),
-    ("121", "U/L", "not a number", FAIL, "CRITICAL"),  # unreadable ULN: 40
-    ("100", "U/L", "0", WARN, "ELEVATED"),  # zero ULN is unusable: 40
+    ("100", "U/L", "3E+1", FAIL, "CRITICAL"),  # exponent form: 30 U/L, 3.3x
+    ("60", "U/L", "3E+1", PASS, None),  # exactly 2x of 30
 ])
 def test_transaminases(test, value, unit, reference_upper, status, suffix):
     result = run(GATE, with_result(lab(31 if test == "ALT" else 32, test, value, unit, reference_upper=reference_upper)))
     assert result.status is status
     assert result.code == (f"{test}_{suffix}" if suffix else "LABS_CURRENT")
+
+
+@pytest.mark.parametrize("test", ["ALT", "AST"])
+@pytest.mark.parametrize("reference_upper", [
+    "not a number", "0", "0.000", "-30", "", " ", "NaN", "Infinity", "30 U/L", "1,5", "1E+21", "1E-21",
+    "123456789012345678912",
+])
+@pytest.mark.parametrize("value", ["20", "121", "500"])
+def test_unreadable_reference_upper_fails_never_defaults(test, reference_upper, value):
+    """Rulebook §7 item 8: a limit that is present but cannot be read fails; only an absent one is 40 U/L."""
+    result = run(GATE, with_result(lab(31 if test == "ALT" else 32, test, value, "U/L",
+                                       reference_upper=reference_upper)))
+    assert (result.status, codes(result)) == (FAIL, ["LAB_REFERENCE_UNREADABLE"])
+    assert result.code == "LAB_REFERENCE_UNREADABLE"
+    assert repr(reference_upper) in result.message and test in result.message
+    assert "upper reference limit" in result.unblock and "2026-11-20" in result.unblock
+    assert "40 U/L" not in result.message
+
+
+def test_absent_reference_upper_uses_the_policy_default():
+    result = run(GATE, with_result(lab(31, "ALT", "121", "U/L", reference_upper=None)))
+    assert (result.status, result.code) == (FAIL, "ALT_CRITICAL")
+    assert "(40 U/L)" in result.message
+
+
+def test_unreadable_reference_upper_is_reported_with_other_findings():
+    results = (lab(31, "ALT", "25", "U/L", reference_upper="abc"), lab(32, "AST", "30", "furlongs"),
+               lab(33, "TRIGLYCERIDES", "900", "mg/dL"), lab(34, "TOTAL_CHOLESTEROL", "180", "mg/dL"))
+    result = run(GATE, make_facts(lab_results=results))
+    assert codes(result) == ["LAB_REFERENCE_UNREADABLE", "LAB_UNIT_UNKNOWN", "TRIGLYCERIDES_CRITICAL"]
+
+
+def test_unreadable_reference_upper_of_an_older_result_does_not_matter():
+    older = lab(30, "ALT", "25", "U/L", "2026-11-15", reference_upper="abc")
+    newer = lab(31, "ALT", "25", "U/L", "2026-11-20", reference_upper="35")
+    assert run(GATE, make_facts(lab_results=normal_labs()[1:] + (older, newer))).status is PASS
+
+
+@pytest.mark.parametrize("test", ["TRIGLYCERIDES", "TOTAL_CHOLESTEROL"])
+def test_unreadable_reference_upper_of_a_lipid_fails_too(test):
+    result = run(GATE, with_result(lab(33 if test == "TRIGLYCERIDES" else 34, test, "150", "mg/dL",
+                                       reference_upper="abc")))
+    assert (result.status, codes(result)) == (FAIL, ["LAB_REFERENCE_UNREADABLE"])
+
+
+def test_a_lipid_with_an_unreadable_reference_upper_is_still_judged():
+    result = run(GATE, with_result(lab(33, "TRIGLYCERIDES", "900", "mg/dL", reference_upper="abc")))
+    assert codes(result) == ["LAB_REFERENCE_UNREADABLE", "TRIGLYCERIDES_CRITICAL"]
+
+
+def test_a_readable_reference_upper_of_a_lipid_changes_nothing():
+    result = run(GATE, with_result(lab(33, "TRIGLYCERIDES", "600", "mg/dL", reference_upper="150")))
+    assert (result.status, result.code) == (WARN, "TRIGLYCERIDES_ELEVATED")
 
 
 @pytest.mark.parametrize(("value", "unit", "status"), [

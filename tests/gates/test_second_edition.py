@@ -1,6 +1,7 @@
 """The rulebook's second edition (§7), each finding of the review as the case it protects, at its
 boundaries. Dates follow the builders: today is 2026-12-10 in New York unless a test says otherwise."""
 from dataclasses import replace
+from decimal import Decimal
 from datetime import datetime, timezone
 
 import pytest
@@ -267,3 +268,28 @@ def test_ipledge_wants_the_rmas_date_too():
 def test_baseline_still_authorizes_under_each_ipledge_version():
     for policy in (IPLEDGE_2021, IPLEDGE_2023, IPLEDGE_2026):
         assert evaluate(BASE, policy=policy, now=NOW).outcome == "authorized", policy.name
+
+
+# --- 8. a bare 10-digit NDC ---------------------------------------------------------------------------
+
+def test_a_bare_ten_digit_ndc_of_a_listed_product_gets_its_strength_checked():
+    """Finding 8: "0591243415" is 0591-2434-15 (20 mg): a 40 mg prescription fails, not a warning."""
+    gate = run("prescription", make_facts(prescription={"ndc": "0591243415", "strength_mg": Decimal("40")}))
+    assert (gate.status, gate.code) == (FAIL, "NDC_STRENGTH_MISMATCH")
+    assert run("prescription", make_facts(prescription={"ndc": "0591243415"})).status is PASS
+
+
+def test_a_bare_ndc_that_reads_as_two_listed_products_fails_as_contradictory(monkeypatch):
+    from importlib import resources
+
+    from pharmsafe.gates import ndc as ndc_module
+
+    shipped = resources.files("pharmsafe.reference").joinpath("isotretinoin-products.csv").read_text("utf-8")
+    extra = "5965-1635,5965-1635-03,,Hypothetical,Example Labeler,40,CAPSULE,,for this test\n"
+    reference = ndc_module._load_reference(shipped + extra)
+    monkeypatch.setattr(ndc_module, "_reference", lambda: reference)
+    decision = evaluate(make_facts(prescription={"ndc": "5965163503"}), policy=IPLEDGE_2026, now=NOW)
+    gate = decision.gate("prescription")
+    assert decision.outcome == "blocked"
+    assert (gate.status, gate.code) == (FAIL, "NDC_AMBIGUOUS")
+    assert "hyphens" in gate.unblock
