@@ -58,7 +58,9 @@ for g in d["gates"]: print("  %-19s %-15s %s" % (g["gate"], g["status"], g["code
 print(d["outcome"], "- dispense by", d["dispense_by"])'
 AUTH=$(echo "$DECISION" | j '["authorization"]["id"]')
 
-# 5. Dispense with the RMA number from the iPLEDGE site; a second dispense is refused with 409.
-call "$RPH" POST /authorizations/$AUTH/dispense '{"quantity": 60, "rma_number": "RMA-'$N'-1"}'; echo
+# 5. Dispense with the RMA number and its do-not-dispense-after date from the iPLEDGE site; a second
+#    dispense is refused with 409.
+call "$RPH" POST /authorizations/$AUTH/dispense '{"quantity": 60, "rma_number": "RMA-'$N'-1",
+  "rma_do_not_dispense_after": "'$(day 2)'"}'; echo
 curl -sS -o /dev/null -w 'second dispense: HTTP %{http_code}\n' -X POST "$API/authorizations/$AUTH/dispense" \
-  -H "Authorization: Bearer $RPH" -H 'Content-Type: application/json' -d '{"quantity": 60, "rma_number": "RMA-'$N'-2"}'
+  -H "Authorization: Bearer $RPH" -H 'Content-Type: application/json' -d '{"quantity": 60, "rma_number": "RMA-'$N'-2", "rma_do_not_dispense_after": "'$(day 2)'"}'
