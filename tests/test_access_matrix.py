@@ -40,6 +40,10 @@ POLICY = {
     ("POST", "/api/v1/patients/<int:patient_id>/transfers-in"): {RPH},
     ("POST", "/api/v1/patients/<int:patient_id>/transfers-in/<int:evidence_id>/entered-in-error"): {RPH},
     ("POST", "/api/v1/prescriptions"): PRESCRIBERS,
+    **{(m, r): {RPH} for m in ("GET", "POST") for r in (
+        "/pharmacist/prescriptions/<int:prescription_id>/transfers-in/new",
+        "/pharmacist/prescriptions/<int:prescription_id>/transfers-in/<int:evidence_id>/entered-in-error")},
+    **{(m, "/prescriber/patients/<int:patient_id>/edit"): {DOC} for m in ("GET", "POST")},
     ("GET", "/api/v1/prescriptions"): PRESCRIBERS | PHARMACISTS,
     ("GET", "/api/v1/prescriptions/<int:prescription_id>"): {DOC, RPH},
     ("POST", "/api/v1/prescriptions/<int:prescription_id>/evaluations"): {RPH},

@@ -12,6 +12,7 @@ from pharmsafe.schemas.users import UserIn, UserPatch
 from pharmsafe.services import registry, users
 from pharmsafe.transactions import get_session, make_ctx
 from pharmsafe.web.forms import Form, attempt
+from pharmsafe.web.notices import report_reversed
 from pharmsafe.web.session import current_user, guard
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -29,20 +30,6 @@ def _ctx():
 
 def _values(obj, names) -> dict[str, str]:
     return {name: "" if getattr(obj, name) is None else str(getattr(obj, name)) for name in names}
-
-
-def _report_reversed(reversed_ids: list[int]) -> None:
-    """Say which authorizations a change reversed (ids and reasons only: the message travels in the
-    session cookie)."""
-    if not reversed_ids:
-        return
-    session = get_session()
-    parts = []
-    for auth_id in reversed_ids:
-        auth = session.get(Authorization, auth_id)
-        parts.append(f"#{auth.id} (prescription #{auth.prescription_id}, reason: {auth.reversal_reason})")
-    noun = "authorization" if len(parts) == 1 else "authorizations"
-    flash(f"This change reversed {len(parts)} {noun}: {'; '.join(parts)}.", "reversed")
 
 
 @bp.get("/")
@@ -108,7 +95,7 @@ def _edit(kind: str, record_id: int):
         return _form(kind, form, record)
     _record, reversed_ids = result
     flash(f"{kind.capitalize()} #{record.id} saved.", "success")
-    _report_reversed(reversed_ids)
+    report_reversed(reversed_ids)
     return redirect(url_for(spec["edit"], **{f"{kind}_id": record.id}), 303)
 
 

@@ -1,21 +1,28 @@
 """The pharmacist's workbench: the queue of prescriptions routed to their pharmacy, and one
-prescription with every gate, the deadline, and the Evaluate, Dispense and Reverse actions."""
+prescription with every gate, the deadline, and the Evaluate, Dispense and Reverse actions; a
+patient locked by a positive pregnancy test is shown as locked on both. From a prescription the
+pharmacist records the patient's earlier dispenses at other pharmacies (transfers-in) and withdraws
+those their pharmacy recorded."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import and_, case, func, or_, select
 
-from pharmsafe.models import Authorization, Decision, Patient, Pharmacy, Prescriber, Prescription
+from pharmsafe.models import Authorization, Decision, Patient, Pharmacy, Prescriber, Prescription, TransferIn
 from pharmsafe.schemas.evidence import ReasonIn
 from pharmsafe.schemas.prescriptions import DispenseIn, STATUSES
+from pharmsafe.schemas.transfers import TransferInIn
+from pharmsafe.services import evidence
 from pharmsafe.services.access import require_prescription_access, visible_prescriptions
 from pharmsafe.services.authorizations import is_past, reverse_authorization
 from pharmsafe.services.dispensing import dispense_authorization
-from pharmsafe.services.errors import NotFound
+from pharmsafe.services.errors import Forbidden, NotFound
 from pharmsafe.services.evaluation import evaluate_prescription, get_prescription
+from pharmsafe.services.transfers import record_transfer_in
 from pharmsafe.transactions import get_session, make_ctx
 from pharmsafe.web import present
 from pharmsafe.web.forms import Form, attempt
+from pharmsafe.web.locks import patient_lock, patient_locks
 from pharmsafe.web.session import current_user, guard
 
 bp = Blueprint("pharmacist", __name__, url_prefix="/pharmacist")
@@ -60,10 +67,13 @@ def queue():
     counts = dict(session.execute(select(Prescription.status, func.count()).where(visible_prescriptions(user))
                                   .group_by(Prescription.status)).all())
     pharmacy = session.get(Pharmacy, user.pharmacy_id)
+    more, rows = len(rows) > PAGE_SIZE, rows[:PAGE_SIZE]
+    locks = patient_locks(session, [patient.id for _rx, patient, _prescriber, _by in rows],
+                          ctx.today_for(pharmacy.time_zone if pharmacy else None))
     return render_template(
-        "pharmacist/queue.html", rows=rows[:PAGE_SIZE], more=len(rows) > PAGE_SIZE, page=page, query=query,
+        "pharmacist/queue.html", rows=rows, more=more, page=page, query=query,
         status=status, counts=counts, pharmacy=pharmacy, zone=present.pharmacy_zone(ctx, pharmacy),
-        now=ctx.now, time_left=present.time_left)
+        now=ctx.now, time_left=present.time_left, locks=locks)
 
 
 def _load(prescription_id: int):
@@ -96,10 +106,12 @@ def render_prescription(ctx, rx: Prescription, *, dispense_form: Form | None = N
     auth = session.scalars(select(Authorization).where(Authorization.prescription_id == rx.id)
                            .order_by(Authorization.id.desc()).limit(1)).first()
     active = auth if auth is not None and auth.status == "active" else None
-    policy = ctx.policy()
+    zone_name = pharmacy.time_zone if pharmacy is not None else None
+    policy = ctx.policy(zone_name)
     quantity = present.number(rx.quantity)
     return render_template(
         "pharmacist/prescription.html", rx=rx, patient=patient, prescriber=prescriber, pharmacy=pharmacy,
+        lock=patient_lock(session, patient.id, ctx.today_for(zone_name)), transfers=_transfers(patient.id),
         decisions=decisions, latest=latest, gates=present.gate_rows(latest), failures=present.failures(latest),
         auth=auth, active=active, deadline_passed=bool(active and is_past(active.dispense_by, ctx.now)),
         policy=policy, zone=present.pharmacy_zone(ctx, pharmacy), now=ctx.now,
@@ -168,4 +180,70 @@ def reverse(prescription_id: int):
     if not ok:
         return render_prescription(ctx, rx, reverse_form=form, message=form.message, status=form.status)
     flash("The authorization is reversed; it can no longer be dispensed.", "success")
+    return redirect(url_for(".prescription", prescription_id=rx.id), 303)
+
+
+# Transfers-in: the patient's earlier dispenses at other pharmacies, recorded from a prescription of
+# the patient routed to this pharmacy (DESIGN.md §5).
+def _transfers(patient_id: int) -> list[tuple[TransferIn, Pharmacy]]:
+    return get_session().execute(
+        select(TransferIn, Pharmacy).join(Pharmacy, Pharmacy.id == TransferIn.pharmacy_id)
+        .where(TransferIn.patient_id == patient_id).order_by(TransferIn.id.desc())).all()
+
+
+def _transfer_page(template: str, form: Form, **context):
+    return render_template(template, form=form, **context), form.status if form.invalid else 200
+
+
+@bp.route("/prescriptions/<int:prescription_id>/transfers-in/new", methods=["GET", "POST"])
+def new_transfer_in(prescription_id: int):
+    ctx, rx = _load(prescription_id)
+    session = get_session()
+    user = current_user()
+    pharmacy = session.get(Pharmacy, rx.pharmacy_id)
+    context = {"rx": rx, "patient": session.get(Patient, rx.patient_id), "pharmacy": pharmacy,
+               "rma_required": ctx.policy(pharmacy.time_zone).require_rma}
+    if request.method == "GET":
+        return _transfer_page("pharmacist/transfer_in_form.html", Form(), **context)
+    form = Form.from_request()
+
+    def act():
+        data = TransferInIn().load({
+            "dispensed_on": form.text("dispensed_on"), "days_supply": form.integer("days_supply"),
+            "quantity": form.text("quantity"), "source_ncpdp_id": form.text("source_ncpdp_id"),
+            "rma_number": form.text("rma_number")})
+        return record_transfer_in(ctx, rx.patient_id, user.pharmacy_id, data)
+
+    ok, _row = attempt(form, act)
+    if not ok:
+        return _transfer_page("pharmacist/transfer_in_form.html", form, **context)
+    flash("Transfer-in recorded: it counts as an earlier dispense from now on. Evaluate again to apply it.",
+          "success")
+    return redirect(url_for(".prescription", prescription_id=rx.id), 303)
+
+
+@bp.route("/prescriptions/<int:prescription_id>/transfers-in/<int:evidence_id>/entered-in-error",
+          methods=["GET", "POST"])
+def transfer_in_entered_in_error(prescription_id: int, evidence_id: int):
+    ctx, rx = _load(prescription_id)
+    user = current_user()
+    row = evidence.get_evidence(ctx, "transfers-in", rx.patient_id, evidence_id)
+    if row.pharmacy_id != user.pharmacy_id:
+        raise Forbidden(f"Transfer-in {row.id} was recorded by another pharmacy; only its pharmacists may "
+                        "withdraw it.")
+    session = get_session()
+    context = {"rx": rx, "patient": session.get(Patient, rx.patient_id), "row": row}
+    if request.method == "GET":
+        return _transfer_page("pharmacist/transfer_in_entered_in_error.html", Form(), **context)
+    form = Form.from_request()
+
+    def act():
+        reason = ReasonIn().load({"reason": form.text("reason")})["reason"]
+        return evidence.mark_entered_in_error(ctx, "transfers-in", rx.patient_id, row.id, reason)
+
+    ok, _row = attempt(form, act)
+    if not ok:
+        return _transfer_page("pharmacist/transfer_in_entered_in_error.html", form, **context)
+    flash("Transfer-in marked entered-in-error: it no longer counts, and authorizations that relied on it "
+          "are reversed.", "success")
     return redirect(url_for(".prescription", prescription_id=rx.id), 303)

@@ -1,5 +1,7 @@
 """The prescriber's pages: their patients and prescriptions with status and gate results, and the
-forms that register a patient, record evidence, withdraw it, and submit a prescription."""
+forms that register a patient and change their record (deactivate, reactivate), record evidence (a
+clearance of a positive pregnancy test among it), withdraw it, and submit a prescription. A patient locked by a
+positive pregnancy test is shown as locked, with the two ways out."""
 from __future__ import annotations
 
 from typing import Any, Callable
@@ -7,10 +9,11 @@ from typing import Any, Callable
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from pharmsafe.models import Attestation, Decision, LabResult, Patient, Pharmacy, PregnancyTest, Prescription
+from pharmsafe.models import (Attestation, Authorization, Decision, LabResult, Patient, Pharmacy, PregnancyTest,
+                              Prescription, TransferIn)
 from pharmsafe.schemas.evidence import AttestationIn, LabResultIn, PregnancyTestIn, ReasonIn
 from pharmsafe.schemas.prescriptions import PrescriptionIn
-from pharmsafe.schemas.registry import PatientIn
+from pharmsafe.schemas.registry import PATIENT_STATUSES, PatientIn, PatientPatch
 from pharmsafe.services import evidence, registry
 from pharmsafe.services.access import (require_patient_access, require_prescription_access, visible_patients,
                                        visible_prescriptions)
@@ -19,12 +22,18 @@ from pharmsafe.services.prescriptions import submit_prescription
 from pharmsafe.transactions import get_session, make_ctx
 from pharmsafe.web import present
 from pharmsafe.web.forms import Form, attempt
+from pharmsafe.web.locks import patient_lock, patient_locks
+from pharmsafe.web.notices import report_reversed
 from pharmsafe.web.session import current_user, guard
 
 bp = Blueprint("prescriber", __name__, url_prefix="/prescriber")
 bp.before_request(guard("prescriber"))
 
 YES_NO = {"yes": True, "no": False}
+ATTESTATION_KINDS = [("contraception", "Contraception"), ("comprehension", "Comprehension"),
+                     ("counseling", "Counseling"),
+                     ("pregnancy_excluded", "Pregnancy excluded (clears a positive pregnancy test)")]
+STATUS_NAMES = {"active": "Active", "deactivated": "Deactivated"}
 
 
 def _ctx():
@@ -59,8 +68,9 @@ def _prescription_rows(*criteria) -> list[dict[str, Any]]:
 def index():
     patients = get_session().scalars(select(Patient).where(visible_patients(current_user()))
                                      .order_by(Patient.last_name, Patient.first_name, Patient.id)).all()
+    locks = patient_locks(get_session(), [p.id for p in patients], _ctx().today)
     return render_template("prescriber/index.html", patients=patients, prescriptions=_prescription_rows(),
-                           zone=present.program_zone())
+                           zone=present.program_zone(), locks=locks)
 
 
 def _patient(ctx, patient_id: int, *, write: bool = False) -> Patient:
@@ -73,6 +83,13 @@ def _form_page(template: str, form: Form, **context):
     return render_template(template, form=form, **context), form.status if form.invalid else 200
 
 
+def _patient_fields(form: Form) -> dict:
+    return {"first_name": form.text("first_name"), "last_name": form.text("last_name"),
+            "date_of_birth": form.text("date_of_birth"), "can_get_pregnant": form.choice("can_get_pregnant", YES_NO),
+            "rems_patient_id": form.text("rems_patient_id"), "enrolled_on": form.text("enrolled_on"),
+            "home_pregnancy_tests_allowed": form.checkbox("home_pregnancy_tests_allowed")}
+
+
 @bp.route("/patients/new", methods=["GET", "POST"])
 def new_patient():
     ctx = _ctx()
@@ -81,11 +98,7 @@ def new_patient():
     form = Form.from_request()
 
     def act():
-        data = PatientIn().load({
-            "first_name": form.text("first_name"), "last_name": form.text("last_name"),
-            "date_of_birth": form.text("date_of_birth"), "can_get_pregnant": form.choice("can_get_pregnant", YES_NO),
-            "rems_patient_id": form.text("rems_patient_id"), "enrolled_on": form.text("enrolled_on"),
-            "home_pregnancy_tests_allowed": form.checkbox("home_pregnancy_tests_allowed")})
+        data = PatientIn().load(_patient_fields(form))
         data["prescriber_id"] = current_user().prescriber_id
         return registry.create_patient(ctx, data)
 
@@ -94,6 +107,49 @@ def new_patient():
         return _form_page("prescriber/patient_form.html", form)
     flash("Patient registered. Record their evidence below.", "success")
     return redirect(url_for(".patient", patient_id=patient.id), 303)
+
+
+def _active_authorizations(patient_id: int) -> set[int]:
+    return set(get_session().scalars(
+        select(Authorization.id).join(Prescription, Prescription.id == Authorization.prescription_id)
+        .where(Prescription.patient_id == patient_id, Authorization.status == "active")))
+
+
+@bp.route("/patients/<int:patient_id>/edit", methods=["GET", "POST"])
+def edit_patient(patient_id: int):
+    """The patient's record, status included: deactivating reverses the patient's active
+    authorizations, and no prescription of theirs is authorized until they are reactivated."""
+    ctx = _ctx()
+    patient = _patient(ctx, patient_id, write=True)
+    context = {"patient": patient, "statuses": [(s, STATUS_NAMES.get(s, s)) for s in PATIENT_STATUSES]}
+    if request.method == "GET":
+        form = Form({"first_name": patient.first_name, "last_name": patient.last_name,
+                     "date_of_birth": patient.date_of_birth.isoformat(),
+                     "can_get_pregnant": "yes" if patient.can_get_pregnant else "no",
+                     "rems_patient_id": patient.rems_patient_id or "", "enrolled_on": patient.enrolled_on.isoformat(),
+                     "home_pregnancy_tests_allowed": "yes" if patient.home_pregnancy_tests_allowed else None,
+                     "status": patient.status})
+        return _form_page("prescriber/patient_form.html", form, **context)
+    form = Form.from_request()
+    before_status = patient.status
+    before = _active_authorizations(patient.id)
+
+    def act():
+        data = PatientPatch().load({**_patient_fields(form), "status": form.text("status")})
+        return registry.update_patient(ctx, patient.id, data)
+
+    ok, updated = attempt(form, act)
+    if not ok:
+        return _form_page("prescriber/patient_form.html", form, **context)
+    if updated.status != before_status and updated.status == "deactivated":
+        flash("Patient deactivated: no prescription of theirs can be authorized until they are reactivated.",
+              "success")
+    elif updated.status != before_status:
+        flash("Patient reactivated: their prescriptions can be evaluated again.", "success")
+    else:
+        flash("Patient saved.", "success")
+    report_reversed(sorted(before - _active_authorizations(updated.id)))
+    return redirect(url_for(".patient", patient_id=updated.id), 303)
 
 
 @bp.get("/patients/<int:patient_id>")
@@ -105,10 +161,14 @@ def patient(patient_id: int):
     def rows(model):
         return session.scalars(select(model).where(model.patient_id == patient.id).order_by(model.id.desc())).all()
 
+    transfers = session.execute(
+        select(TransferIn, Pharmacy).join(Pharmacy, Pharmacy.id == TransferIn.pharmacy_id)
+        .where(TransferIn.patient_id == patient.id).order_by(TransferIn.id.desc())).all()
     return render_template(
         "prescriber/patient.html", patient=patient, tests=rows(PregnancyTest), labs=rows(LabResult),
-        attestations=rows(Attestation), prescriptions=_prescription_rows(Prescription.patient_id == patient.id),
-        zone=present.program_zone())
+        attestations=rows(Attestation), transfers=transfers,
+        prescriptions=_prescription_rows(Prescription.patient_id == patient.id),
+        lock=patient_lock(session, patient.id, ctx.today), zone=present.program_zone())
 
 
 # Evidence: one form per kind, loaded with the API's schema, recorded by the same service.
@@ -126,7 +186,7 @@ def _lab_result(form: Form) -> dict:
 
 def _attestation(form: Form) -> dict:
     return AttestationIn().load({"kind": form.text("kind"), "attested_on": form.text("attested_on"),
-                                 "methods": form.many("methods")})
+                                 "methods": form.many("methods"), "note": form.text("note")})
 
 
 EVIDENCE_FORMS: dict[str, tuple[str, Callable[[Form], dict], Callable, str]] = {
@@ -147,10 +207,14 @@ def new_evidence(patient_id: int, collection: str):
     title, load, record, done = EVIDENCE_FORMS[collection]
     context = {"patient": patient, "collection": collection, "title": title,
                "method_groups": present.method_groups(), "lab_tests": present.LAB_TESTS,
-               "lab_units": [(u, u) for u in present.LAB_UNITS]}
+               "lab_units": [(u, u) for u in present.LAB_UNITS], "attestation_kinds": ATTESTATION_KINDS}
     template = f"prescriber/{collection}.html"
     if request.method == "GET":
-        return _form_page(template, Form({EVIDENCE_DATE[collection]: ctx.today.isoformat()}), **context)
+        values = {EVIDENCE_DATE[collection]: ctx.today.isoformat()}
+        # A link may open the form on one kind (the lock banner opens it on the clearance).
+        if collection == "attestations" and request.args.get("kind") in dict(ATTESTATION_KINDS):
+            values["kind"] = request.args["kind"]
+        return _form_page(template, Form(values), **context)
     form = Form.from_request(lists=("methods",))
     ok, _row = attempt(form, lambda: record(ctx, patient.id, load(form)))
     if not ok:
@@ -222,6 +286,7 @@ def prescription(prescription_id: int):
     latest = _latest_decisions([rx.id]).get(rx.id)
     return render_template(
         "prescriber/prescription.html", rx=rx, patient=session.get(Patient, rx.patient_id), pharmacy=pharmacy,
+        lock=patient_lock(session, rx.patient_id, ctx.today),
         latest=latest, gates=present.gate_rows(latest), failures=present.failures(latest),
         current_through=present.other_evidence_current_through(latest),
         zone=present.pharmacy_zone(ctx, pharmacy))

@@ -74,7 +74,11 @@ EVIDENCE_REFERENCES = {
     "attestation": "Attestation",
     "prescription": "Prescription",
     "dispense": "Dispense",
+    "transfer_in": "Transfer-in",
+    "positive_pregnancy_test": "Positive pregnancy test",
 }
+# Evidence keys whose words are not their key's (abbreviations keep their capitals).
+EVIDENCE_LABELS = {"rma_number": "RMA number", "do_not_dispense_after": "RMA do not dispense after"}
 
 
 def method_groups() -> list[tuple[str, list[tuple[str, str]]]]:
@@ -222,7 +226,7 @@ def evidence_items(evidence: dict) -> list[tuple[str, str]]:
 
 
 def _label(key: str) -> str:
-    return key.replace("_", " ").capitalize()
+    return EVIDENCE_LABELS.get(key) or key.replace("_", " ").capitalize()
 
 
 def deadline_source(source: dict | None) -> str:

@@ -13,6 +13,7 @@ from pharmsafe.services.context import Ctx
 from pharmsafe.services.dispensing import dispense_authorization
 from pharmsafe.services.evaluation import evaluate_prescription
 from pharmsafe.services.prescriptions import submit_prescription
+from pharmsafe.services.transfers import record_transfer_in
 from pharmsafe.services.users import create_user, hash_password
 from tests.support import npi_with_check_digit
 
@@ -94,6 +95,25 @@ class Seed:
                                                              "collected_on": self.day(-5), "reference_upper": None})
         self.run(record)
 
+    def pregnancy_test(self, patient_id: int, offset: int, result: str = "negative") -> int:
+        """A serum test in a medical setting, collected ``offset`` days from today."""
+        return self.run(lambda ctx: evidence.record_pregnancy_test(ctx, patient_id, {
+            "specimen_collected_on": self.day(offset), "result": result, "specimen": "serum", "setting": "medical",
+            "clia_number": "05D1234567"}).id)
+
+    def clearance(self, patient_id: int, note: str = "Quantitative serum hCG below 5 mIU/mL", offset: int = 0) -> int:
+        """The prescriber's pregnancy_excluded attestation (it counts for positives recorded before it:
+        move the clock on first when the positive was recorded at the same instant)."""
+        return self.run(lambda ctx: evidence.record_attestation(ctx, patient_id, {
+            "kind": "pregnancy_excluded", "attested_on": self.day(offset), "note": note}).id)
+
+    def transfer_in(self, patient_id: int, pharmacy_id: int, *, offset: int = -6, days_supply: int = 30,
+                    source_ncpdp_id: str = "7654321", rma_number: str | None = None) -> int:
+        n = next(_seq)
+        data = {"dispensed_on": self.day(offset), "days_supply": days_supply, "quantity": Decimal("60"),
+                "source_ncpdp_id": source_ncpdp_id, "rma_number": rma_number or f"RMA-T{n}"}
+        return self.run(lambda ctx: record_transfer_in(ctx, patient_id, pharmacy_id, data).id)
+
     def prescription(self, prescriber_id: int, patient_id: int, pharmacy_id: int, **over) -> int:
         data = {"patient_id": patient_id, "pharmacy_id": pharmacy_id, "drug": "isotretinoin", "ndc": "0591-2434-15",
                 "strength_mg": Decimal("20"), "quantity": Decimal("60"), "days_supply": 30, "refills": 0,
@@ -107,9 +127,12 @@ class Seed:
             return auth.id if auth else None
         return self.run(act)
 
-    def dispense(self, authorization_id: int, rma_number: str) -> int:
+    def dispense(self, authorization_id: int, rma_number: str, *, rma_do_not_dispense_after=None) -> int:
+        """Dispense with the RMA number and its do-not-dispense-after date (default: today)."""
+        until = rma_do_not_dispense_after or self.today
         return self.run(lambda ctx: dispense_authorization(ctx, authorization_id, quantity=Decimal("60"),
-                                                           rma_number=rma_number).id)
+                                                           rma_number=rma_number,
+                                                           rma_do_not_dispense_after=until).id)
 
     def scene(self, *, can_get_pregnant: bool = True, test_day: int = -2, triglycerides: str = "150",
               evaluate: bool = False) -> dict:

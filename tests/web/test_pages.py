@@ -45,14 +45,18 @@ def world(seed):
     scene = seed.scene(evaluate=True)
     scene["admin"] = seed.user("admin")
     scene["auditor"] = seed.user("auditor")
+    scene["transfer"] = seed.transfer_in(scene["patient"], scene["pharmacy"])
     return scene
 
 
 def screens(world) -> dict[str, list[str]]:
     patient, rx = world["patient"], world["rx"]
     return {
-        "pharmacist": ["/pharmacist/", f"/pharmacist/prescriptions/{rx}"],
+        "pharmacist": ["/pharmacist/", f"/pharmacist/prescriptions/{rx}",
+                       f"/pharmacist/prescriptions/{rx}/transfers-in/new",
+                       f"/pharmacist/prescriptions/{rx}/transfers-in/{world['transfer']}/entered-in-error"],
         "doctor": ["/prescriber/", "/prescriber/patients/new", f"/prescriber/patients/{patient}",
+                   f"/prescriber/patients/{patient}/edit",
                    f"/prescriber/patients/{patient}/pregnancy-tests/new", f"/prescriber/patients/{patient}/lab-results/new",
                    f"/prescriber/patients/{patient}/attestations/new",
                    f"/prescriber/patients/{patient}/lab-results/1/entered-in-error",

@@ -97,6 +97,8 @@ def test_evaluate_shows_every_gate_the_deadline_and_the_dispense_form(scene, rph
     assert "Dispense by 2026-11-30 23:59:59 EST" in body
     assert re.search(r"Set by the Pregnancy test gate: Pregnancy test #\d+, which counts through 2026-11-30", body)
     assert '<label for="f-rma-number">RMA number</label>' in html
+    assert '<label for="f-rma-do-not-dispense-after">Do not dispense after</label>' in html
+    assert re.search(r'<input id="f-rma-do-not-dispense-after" name="rma_do_not_dispense_after" type="date"', html)
     assert input_value(resp, "quantity") == "60"
     assert ">Dispense</button>" in html and ">Reverse</button>" in html
 
@@ -115,6 +117,45 @@ def test_dispense_without_rma_is_refused_and_the_refusal_is_recorded(seed, scene
     assert input_value(resp, "quantity") == "60"
 
 
+def test_dispense_without_the_rma_date_is_refused_recorded_and_keeps_what_was_typed(scene, rph, count):
+    evaluate(rph, scene["rx"])
+    decisions = count(Decision)
+    resp = dispense(rph, scene["rx"], quantity="60", rma_number="rma-5150", rma_do_not_dispense_after="")
+    assert resp.status_code == 409
+    body = text(resp)
+    assert "Dispensing is refused: rems_authorization: The dispense carries no RMA do-not-dispense-after date." in body
+    assert "Enter the RMA's do-not-dispense-after date" in body
+    assert gates(resp)["rems_authorization"] == "fail"
+    assert count(Decision) == decisions + 1 and count(Dispense) == 0
+    assert outcome(resp) == "authorized"
+    assert input_value(resp, "rma_number") == "rma-5150" and input_value(resp, "rma_do_not_dispense_after") == ""
+    # With the date it goes through; the number is stored normalised.
+    done = dispense(rph, scene["rx"], quantity="60", rma_number="rma-5150", rma_do_not_dispense_after="2026-11-29")
+    assert done.status_code == 303
+    page_after = rph.get(page(scene["rx"]))
+    assert outcome(page_after) == "dispensed"
+    assert "RMA number RMA-5150 (do not dispense after 2026-11-29)" in text(page_after)
+
+
+def test_an_unreadable_rma_date_is_a_field_message(scene, rph, count):
+    evaluate(rph, scene["rx"])
+    resp = dispense(rph, scene["rx"], quantity="60", rma_number="RMA-8", rma_do_not_dispense_after="2026-02-30")
+    assert resp.status_code == 422
+    assert field_error(resp, "f-rma-do-not-dispense-after") == "Not a valid date."
+    assert input_value(resp, "rma_do_not_dispense_after") == "2026-02-30"
+    assert input_value(resp, "rma_number") == "RMA-8"
+    assert count(Dispense) == 0
+
+
+def test_an_rma_date_already_passed_is_refused(scene, rph, count):
+    evaluate(rph, scene["rx"])
+    resp = dispense(rph, scene["rx"], quantity="60", rma_number="RMA-9", rma_do_not_dispense_after="2026-11-25")
+    assert resp.status_code == 409
+    assert "RMA RMA-9 was valid for dispensing through 2026-11-25." in text(resp)
+    assert input_value(resp, "rma_do_not_dispense_after") == "2026-11-25"
+    assert count(Dispense) == 0
+
+
 @pytest.mark.parametrize("quantity,message", [
     ("abc", "Not a valid number."), ("", "This field is required."), ("59", "Must equal the prescription's quantity (60)."),
     ("-1", "Must be greater than 0"),
@@ -122,10 +163,11 @@ def test_dispense_without_rma_is_refused_and_the_refusal_is_recorded(seed, scene
 def test_dispense_with_a_bad_quantity_shows_the_field_message_and_keeps_the_input(scene, rph, count, quantity,
                                                                                    message):
     evaluate(rph, scene["rx"])
-    resp = dispense(rph, scene["rx"], quantity=quantity, rma_number="RMA-77")
+    resp = dispense(rph, scene["rx"], quantity=quantity, rma_number="RMA-77", rma_do_not_dispense_after="2026-11-30")
     assert resp.status_code == 422
     assert message in field_error(resp, "f-quantity")
     assert input_value(resp, "quantity") == quantity and input_value(resp, "rma_number") == "RMA-77"
+    assert input_value(resp, "rma_do_not_dispense_after") == "2026-11-30"
     assert count(Dispense) == 0
 
 
@@ -133,16 +175,18 @@ def test_dispense_then_a_second_dispense_of_the_same_form_is_refused(scene, rph,
     evaluate(rph, scene["rx"])
     html_before = rph.get(page(scene["rx"])).get_data(as_text=True)
     auth_id = re.search(r'name="authorization_id" value="(\d+)"', html_before).group(1)
-    resp = rph.submit(f"{page(scene['rx'])}/dispense", {"authorization_id": auth_id, "quantity": "60",
-                                                        "rma_number": "RMA-1001"}, page=page(scene["rx"]))
+    resp = rph.submit(f"{page(scene['rx'])}/dispense", {
+        "authorization_id": auth_id, "quantity": "60", "rma_number": "RMA-1001",
+        "rma_do_not_dispense_after": "2026-11-30"}, page=page(scene["rx"]))
     assert resp.status_code == 303
     done = rph.get(page(scene["rx"]))
-    assert outcome(done) == "dispensed" and "RMA number RMA-1001" in text(done)
+    assert outcome(done) == "dispensed" and "RMA number RMA-1001 (do not dispense after 2026-11-30)" in text(done)
     assert ">Dispense</button>" not in done.get_data(as_text=True)
     # The same form sent again (a second tab, a double click) reaches the service and is refused.
     token = rph.csrf_token(page(scene["rx"]))
     again = rph.client.post(f"{page(scene['rx'])}/dispense", data={
-        "authorization_id": auth_id, "quantity": "60", "rma_number": "RMA-1002", "csrf_token": token})
+        "authorization_id": auth_id, "quantity": "60", "rma_number": "RMA-1002",
+        "rma_do_not_dispense_after": "2026-11-30", "csrf_token": token})
     assert again.status_code == 409
     assert f"Authorization {auth_id} has already been dispensed." in text(again)
     assert outcome(again) == "dispensed"
@@ -158,11 +202,12 @@ def test_each_warning_has_a_checkbox_and_must_be_acknowledged(seed, signed_in):
     assert 'name="acknowledged_warnings" value="TRIGLYCERIDES_ELEVATED"' in html
     assert re.search(r'<label for="ack-TRIGLYCERIDES_ELEVATED"><code>TRIGLYCERIDES_ELEVATED</code> \(Lab results\): '
                      r'Triglycerides 612 mg/dL', html)
-    refused = dispense(rph, scene["rx"], quantity="60", rma_number="RMA-W1")
+    refused = dispense(rph, scene["rx"], quantity="60", rma_number="RMA-W1", rma_do_not_dispense_after="2026-11-28")
     assert refused.status_code == 409
     assert "Acknowledge every warning before dispensing: TRIGLYCERIDES_ELEVATED." in text(refused)
     assert input_value(refused, "rma_number") == "RMA-W1"
-    accepted = dispense(rph, scene["rx"], quantity="60", rma_number="RMA-W1",
+    assert input_value(refused, "rma_do_not_dispense_after") == "2026-11-28"
+    accepted = dispense(rph, scene["rx"], quantity="60", rma_number="RMA-W1", rma_do_not_dispense_after="2026-11-28",
                         acknowledged_warnings="TRIGLYCERIDES_ELEVATED")
     assert accepted.status_code == 303
     done = rph.get(page(scene["rx"]))
@@ -251,4 +296,7 @@ def test_under_eu_ppp_times_show_in_the_pharmacys_zone_and_no_rma_is_asked(eu_ap
     assert outcome(resp) == "authorized"
     assert "Times in Europe/Paris, as the eu-ppp-2018 policy counts them." in body
     assert re.search(r"Dispense by \d{4}-\d\d-\d\d 23:59:59 CET", body)
-    assert "RMA number" not in html and ">Dispense</button>" in html
+    assert "RMA number" not in html and "Do not dispense after" not in html and ">Dispense</button>" in html
+    # A transfer-in's RMA number is optional where the policy has no RMA.
+    transfer_form = rph.get(f"{page(rx)}/transfers-in/new").get_data(as_text=True)
+    assert '<label for="f-rma-number">RMA number <span class="optional">(optional)</span></label>' in transfer_form

@@ -264,3 +264,123 @@ def test_another_prescribers_patient_and_prescription_are_403(seed, doc, doctor)
     assert doc.get(f"/prescriber/prescriptions/{scene['rx']}").status_code == 403
     assert doc.get(patient_page(999999)).status_code == 404
     assert doc.get(f"{patient_page(scene['patient'])}/lab-results/1/entered-in-error").status_code == 403
+
+
+def test_the_attestation_form_offers_the_clearance_with_a_note(doc, patient):
+    html = doc.get(f"{patient_page(patient)}/attestations/new").get_data(as_text=True)
+    assert '<option value="pregnancy_excluded">Pregnancy excluded (clears a positive pregnancy test)</option>' in html
+    assert '<label for="f-note">Note <span class="optional">(optional)</span></label>' in html
+    assert re.search(r'<textarea id="f-note" name="note" rows="4" aria-describedby="f-note-hint" maxlength="500">',
+                     html)
+    # A kind the form does not know is not preselected.
+    other = doc.get(f"{patient_page(patient)}/attestations/new?kind=bogus").get_data(as_text=True)
+    assert not re.search(r'<option value="[a-z_]+"\s+selected>', other)
+
+
+def test_a_clearance_is_recorded_with_its_note(doc, patient, app):
+    resp = doc.submit(f"{patient_page(patient)}/attestations/new", {
+        "kind": "pregnancy_excluded", "attested_on": "2026-11-26", "note": "  Serum hCG negative (quantitative)  "})
+    assert resp.status_code == 303
+    with app.extensions["pharmsafe"]["session_factory"]() as s:
+        row = s.query(Attestation).one()
+    assert (row.kind, row.note, row.methods) == ("pregnancy_excluded", "Serum hCG negative (quantitative)", [])
+    assert "Serum hCG negative (quantitative)" in text(doc.get(patient_page(patient)))
+
+
+def edit_page(pid: int) -> str:
+    return f"/prescriber/patients/{pid}/edit"
+
+
+def patient_fields(resp) -> dict:
+    return {name: input_value(resp, name) for name in ("first_name", "last_name", "date_of_birth", "rems_patient_id",
+                                                         "enrolled_on")}
+
+
+def test_the_edit_form_shows_the_patient_as_recorded_with_the_status(seed, doctor, doc, patient):
+    page = doc.get(patient_page(patient))
+    assert f'href="{edit_page(patient)}">Edit patient</a>' in page.get_data(as_text=True)
+    assert "Status Active" in text(page)
+    resp = doc.get(edit_page(patient))
+    assert resp.status_code == 200
+    fields = patient_fields(resp)
+    assert fields["first_name"] == "Mia" and fields["enrolled_on"] == "2026-09-27"
+    assert checked(resp, "can_get_pregnant", "yes") and checked(resp, "status", "active")
+    assert not checked(resp, "home_pregnancy_tests_allowed", "yes")
+    html = resp.get_data(as_text=True)
+    assert "<legend>Status</legend>" in html and ">Save patient</button>" in html
+    assert re.search(r'<label for="f-status-2">Deactivated</label>', html)
+
+
+def form_of(resp) -> dict:
+    data = {k: v for k, v in patient_fields(resp).items()}
+    data["can_get_pregnant"] = "yes" if checked(resp, "can_get_pregnant", "yes") else "no"
+    if checked(resp, "home_pregnancy_tests_allowed", "yes"):
+        data["home_pregnancy_tests_allowed"] = "yes"
+    data["status"] = "active" if checked(resp, "status", "active") else "deactivated"
+    return data
+
+
+def test_deactivating_reverses_the_authorizations_and_reactivating_allows_again(seed, doctor, doc, count, app,
+                                                                               signed_in):
+    patient = seed.patient(doctor["prescriber"])
+    seed.ready_evidence(patient)
+    rx = seed.prescription(doctor["prescriber"], patient, doctor["pharmacy"])
+    auth = seed.evaluate(rx)
+    data = form_of(doc.get(edit_page(patient)))
+    resp = doc.submit(edit_page(patient), {**data, "status": "deactivated"})
+    assert resp.status_code == 303 and resp.headers["Location"] == patient_page(patient)
+    page = doc.get(patient_page(patient))
+    body = text(page)
+    assert "Patient deactivated" in body
+    assert (f"This change reversed 1 authorization: #{auth} (prescription #{rx}, reason: patient_deactivated)."
+            in body)
+    assert 'data-patient-status="deactivated"' in page.get_data(as_text=True) and "Status Deactivated" in body
+    assert count(Authorization, Authorization.status == "active") == 0
+    assert "Deactivated" in text(doc.get("/prescriber/"))
+    rph = signed_in(seed.user("pharmacist", pharmacy_id=doctor["pharmacy"]))
+    rx_page = rph.get(f"/pharmacist/prescriptions/{rx}")
+    assert "Status Deactivated" in text(rx_page) and 'data-outcome="reversed"' in rx_page.get_data(as_text=True)
+    with app.extensions["pharmsafe"]["session_factory"]() as s:
+        assert s.get(Patient, patient).status == "deactivated"
+    # Reactivated: the status is back, and nothing else changed.
+    again = doc.submit(edit_page(patient), {**data, "status": "active"})
+    assert again.status_code == 303
+    body = text(doc.get(patient_page(patient)))
+    assert "Patient reactivated" in body and "Status Active" in body and "reversed" not in body
+    with app.extensions["pharmsafe"]["session_factory"]() as s:
+        row = s.get(Patient, patient)
+        assert (row.status, row.first_name, row.can_get_pregnant) == ("active", "Mia", True)
+
+
+def test_saving_unchanged_reverses_nothing(seed, doctor, doc, count):
+    patient = seed.patient(doctor["prescriber"])
+    seed.ready_evidence(patient)
+    seed.evaluate(seed.prescription(doctor["prescriber"], patient, doctor["pharmacy"]))
+    resp = doc.submit(edit_page(patient), form_of(doc.get(edit_page(patient))))
+    assert resp.status_code == 303
+    assert "Patient saved." in text(doc.get(patient_page(patient)))
+    assert count(Authorization, Authorization.status == "active") == 1
+
+
+def test_the_edit_form_refuses_bad_input_and_keeps_it(doc, patient, app):
+    data = form_of(doc.get(edit_page(patient)))
+    resp = doc.submit(edit_page(patient), {**data, "last_name": "", "enrolled_on": "2030-01-01", "status": "paused",
+                                           "first_name": "Zoë <i>"})
+    assert resp.status_code == 422
+    assert field_error(resp, "f-last-name") == "This field is required."
+    assert field_error(resp, "f-status") == "Must be one of: active, deactivated."
+    assert input_value(resp, "first_name") == "Zoë <i>" and input_value(resp, "enrolled_on") == "2030-01-01"
+    assert "Zoë &lt;i&gt;" in resp.get_data(as_text=True)
+    with app.extensions["pharmsafe"]["session_factory"]() as s:
+        assert (s.get(Patient, patient).first_name, s.get(Patient, patient).status) == ("Mia", "active")
+    future = doc.submit(edit_page(patient), {**data, "enrolled_on": "2030-01-01"})
+    assert future.status_code == 422
+    assert field_error(future, "f-enrolled-on") == "May not be in the future (today is 2026-11-26)."
+
+
+def test_another_prescribers_patient_cannot_be_edited(seed, doc):
+    scene = seed.scene()
+    assert doc.get(edit_page(scene["patient"])).status_code == 403
+    token = doc.csrf_token("/prescriber/patients/new")
+    resp = doc.client.post(edit_page(scene["patient"]), data={"status": "deactivated", "csrf_token": token})
+    assert resp.status_code == 403

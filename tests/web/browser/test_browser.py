@@ -1,8 +1,10 @@
 """The people's paths in a real browser: a prescriber registers a patient, records the evidence and
-submits a prescription; a pharmacist evaluates, sees every gate pass, dispenses with an RMA number,
-and a second dispense is refused; a stale pregnancy test fails its row with the unblock hint; an
-auditor downloads the CSV; a pharmacist gets 403 on the audit page; an admin lapses a license and
-sees the authorization reversed. Each screen is saved as a PNG in tests/screenshots/."""
+submits a prescription; a pharmacist evaluates, sees every gate pass, dispenses with an RMA number
+and its do-not-dispense-after date, and a second dispense is refused; a stale pregnancy test fails
+its row with the unblock hint; a positive pregnancy test locks the patient until the prescriber
+records a clearance, after which the pharmacist dispenses; an auditor downloads the CSV; a
+pharmacist gets 403 on the audit page; an admin lapses a license and sees the authorization
+reversed. Each screen is saved as a PNG in tests/screenshots/."""
 from __future__ import annotations
 
 import csv
@@ -21,6 +23,7 @@ from playwright.sync_api import expect  # noqa: E402
 pytestmark = pytest.mark.browser
 
 DOCS_SCREENSHOT = ROOT / "docs" / "screenshots" / "pharmacist-prescription.png"
+DOCS_LOCKED_SCREENSHOT = ROOT / "docs" / "screenshots" / "pharmacist-patient-locked.png"
 PASSING = {"pass", "not_applicable"}
 
 
@@ -132,10 +135,7 @@ def test_prescriber_submits_and_pharmacist_dispenses_once(live, person):
     assert len(statuses) == 10 and set(statuses.values()) <= PASSING, statuses
     assert statuses["pregnancy_test"] == "pass"
     expect(rph.get_by_text("Dispense by 2026-11-30 23:59:59 EST")).to_be_visible()
-    shot = screenshot(rph, "pharmacist-prescription")
-    if os.environ.get("PHARMSAFE_UPDATE_DOCS_SCREENSHOT") == "1" or not DOCS_SCREENSHOT.exists():
-        DOCS_SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(shot, DOCS_SCREENSHOT)
+    docs_copy(screenshot(rph, "pharmacist-prescription"), DOCS_SCREENSHOT)
     phone = person(pharmacist, width=390, height=844)
     phone.goto(rph.url)
     screenshot(phone, "pharmacist-prescription-phone")
@@ -146,6 +146,7 @@ def test_prescriber_submits_and_pharmacist_dispenses_once(live, person):
     second = rph.context.new_page()
     second.goto(rph.url)
     rph.get_by_label("RMA number").fill("RMA-7731")
+    rph.get_by_label("Do not dispense after").fill("2026-11-30")
     rph.get_by_role("button", name="Dispense").click()
     expect(rph.locator("[data-outcome]")).to_have_attribute("data-outcome", "dispensed")
     expect(rph.get_by_text("Dispensed and recorded.")).to_be_visible()
@@ -153,6 +154,7 @@ def test_prescriber_submits_and_pharmacist_dispenses_once(live, person):
 
     # The second dispense is refused.
     second.get_by_label("RMA number").fill("RMA-7732")
+    second.get_by_label("Do not dispense after").fill("2026-11-30")
     second.get_by_role("button", name="Dispense").click()
     expect(second.get_by_role("alert")).to_contain_text("has already been dispensed")
     expect(second.locator("[data-outcome]")).to_have_attribute("data-outcome", "dispensed")
@@ -161,6 +163,75 @@ def test_prescriber_submits_and_pharmacist_dispenses_once(live, person):
     # The prescriber sees the result on their side.
     doc.goto(rx_url)
     expect(doc.locator("[data-outcome]")).to_have_attribute("data-outcome", "dispensed")
+
+
+def docs_copy(shot, target) -> None:
+    """Keep a screen in docs/screenshots/: written when missing, replaced on request."""
+    if os.environ.get("PHARMSAFE_UPDATE_DOCS_SCREENSHOT") == "1" or not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shot, target)
+
+
+def test_a_positive_test_locks_the_patient_until_the_prescribers_clearance(live, person):
+    seed = live.seed
+    scene = seed.scene()
+    positive = seed.pregnancy_test(scene["patient"], -47, result="positive")
+    rx_url = f"/pharmacist/prescriptions/{scene['rx']}"
+
+    # The pharmacist sees the lock at a glance, in the queue and on the prescription.
+    rph = person(scene["pharmacist"])
+    row = rph.locator(f'tr[data-prescription="{scene["rx"]}"]')
+    expect(row).to_contain_text("Locked: positive pregnancy test 2026-10-10")
+    rph.goto(rx_url)
+    banner = rph.locator("section.lock")
+    expect(banner.get_by_role("heading", name="Patient locked by a positive pregnancy test collected 2026-10-10"))\
+        .to_be_visible()
+    expect(banner).to_contain_text("Two ways out: the prescriber records a pregnancy_excluded clearance dated "
+                                   "2026-10-10 or later")
+    expect(banner).to_contain_text(f"or the prescriber marks test {positive} entered in error")
+    rph.get_by_role("button", name="Evaluate").click()
+    expect(rph.locator("[data-outcome]")).to_have_attribute("data-outcome", "blocked")
+    expect(rph.locator('[data-gate="pregnancy_test"]')).to_have_attribute("data-status", "fail")
+    expect(rph.locator('[data-gate="pregnancy_test"]')).to_contain_text("PREGNANCY_TEST_POSITIVE")
+    expect(rph.get_by_role("button", name="Dispense")).to_have_count(0)
+    shot = screenshot(rph, "pharmacist-patient-locked")
+    docs_copy(shot, DOCS_LOCKED_SCREENSHOT)
+    phone = person(scene["pharmacist"], width=390, height=844)
+    phone.goto(rx_url)
+    screenshot(phone, "pharmacist-patient-locked-phone")
+
+    # The prescriber rules pregnancy out and records the clearance from the banner's link.
+    live.clock.advance(minutes=2)
+    doc = person(scene["doctor"])
+    doc.goto(f"/prescriber/patients/{scene['patient']}")
+    expect(doc.locator("section.lock")).to_contain_text("collected 2026-10-10")
+    screenshot(doc, "prescriber-patient-locked")
+    doc.get_by_role("link", name="Record a pregnancy-excluded clearance").click()
+    expect(doc.get_by_label("Kind")).to_have_value("pregnancy_excluded")
+    doc.get_by_role("button", name="Record an attestation").click()
+    expect(doc.locator("#f-note-error")).to_contain_text("needs a note")
+    screenshot(doc, "prescriber-clearance-note-missing")
+    doc.get_by_label("Note").fill("Quantitative serum hCG < 5 mIU/mL on 2026-11-26; the positive was a false positive.")
+    doc.get_by_role("button", name="Record an attestation").click()
+    expect(doc.get_by_text("Attestation recorded.")).to_be_visible()
+    expect(doc.locator("section.lock")).to_have_count(0)
+    expect(doc.get_by_text("Quantitative serum hCG < 5 mIU/mL")).to_be_visible()
+
+    # The pharmacist evaluates again and dispenses with the RMA number and its date.
+    rph.goto(rx_url)
+    expect(rph.locator("section.lock")).to_have_count(0)
+    rph.get_by_role("button", name="Evaluate").click()
+    expect(rph.locator("[data-outcome]")).to_have_attribute("data-outcome", "authorized")
+    rph.get_by_label("RMA number").fill("RMA-8801")
+    rph.get_by_role("button", name="Dispense").click()
+    expect(rph.get_by_role("alert").first).to_contain_text("no RMA do-not-dispense-after date")
+    expect(rph.get_by_label("RMA number")).to_have_value("RMA-8801")
+    screenshot(rph, "pharmacist-rma-date-missing")
+    rph.get_by_label("Do not dispense after").fill("2026-11-29")
+    rph.get_by_role("button", name="Dispense").click()
+    expect(rph.locator("[data-outcome]")).to_have_attribute("data-outcome", "dispensed")
+    expect(rph.get_by_text("RMA number RMA-8801 (do not dispense after 2026-11-29)")).to_be_visible()
+    screenshot(rph, "pharmacist-dispensed-after-clearance")
 
 
 def test_a_test_collected_eight_days_ago_fails_its_row_with_the_unblock_hint(live, person):
