@@ -21,3 +21,11 @@ HEARTBEAT_INTERVAL_SECONDS = 30
 MAX_CONTENT_LENGTH = 1024 * 1024
 # How many reverse proxies in front of PharmSafe append X-Forwarded-For (0: trust none).
 TRUSTED_PROXY_HOPS = 0
+# Audit anchors (docs/security.md, "Audit anchors"): the chain's head signed with an Ed25519 private
+# key (`pharmsafe audit keygen --out DIR` writes one) and appended to the anchor file, kept outside the
+# database. Empty signing key: anchoring is off. The verify key (a public key) lets a process or host
+# check anchors without the private key; empty: the public half of the signing key.
+AUDIT_SIGNING_KEY_FILE = ""
+AUDIT_VERIFY_KEY_FILE = ""
+AUDIT_ANCHOR_FILE = ""
+AUDIT_ANCHOR_INTERVAL_SECONDS = 60

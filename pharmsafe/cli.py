@@ -231,21 +231,106 @@ def audit_checkpoint():
     click.echo(f"Checkpoint {cp.id}: {cp.event_count} events, head {cp.head_hash}")
 
 
+def _anchor_summary(result, anchoring) -> str:
+    if anchoring is None:
+        return ("anchor: off (PHARMSAFE_AUDIT_SIGNING_KEY_FILE is not set): nothing outside the database "
+                "vouches for the chain")
+    if result.anchor is None:
+        return f"anchor: none yet in {anchoring.anchor_file}; {result.after_anchor} events after it"
+    a = result.anchor
+    return (f"anchor: line {a.line} of {anchoring.anchor_file}, {a.count} events, head {a.head_hash}, "
+            f"anchored at {a.anchored_at}, key {a.key_id}; {result.after_anchor} events after it")
+
+
+def _audit_anchoring(app):
+    from pharmsafe.audit.anchor import anchoring_for
+
+    return anchoring_for(app)
+
+
 @audit.command("verify")
-def audit_verify():
+@click.option("--since-anchor", is_flag=True,
+              help="Check only the events after the latest anchor (and that the anchor still holds).")
+def audit_verify(since_anchor):
     """Exit 0 if the chain is intact, 1 and the first broken event if not."""
+    from pharmsafe.audit.anchor import AnchorError
     from pharmsafe.audit.verify import verify_chain
     from pharmsafe.db import read_only_session
 
     app = make_app()
     require_migrated(app)
+    anchoring = _audit_anchoring(app)
+    if since_anchor and anchoring is None:
+        fail("--since-anchor needs anchoring: set PHARMSAFE_AUDIT_ANCHOR_FILE and PHARMSAFE_AUDIT_SIGNING_KEY_FILE "
+             "(or PHARMSAFE_AUDIT_VERIFY_KEY_FILE).")
     with read_only_session(app.extensions["pharmsafe"]["session_factory"]) as session:
-        result = verify_chain(session)
+        try:
+            result = verify_chain(session, anchoring, since_anchor=since_anchor)
+        except AnchorError as exc:
+            fail(str(exc))
+        finally:
+            session.rollback()
     if result.intact:
-        click.echo(f"intact: {result.events} events, head {result.head}")
+        walked = " (walked from the anchor on)" if since_anchor and result.anchor is not None else ""
+        click.echo(f"intact: {result.events} events, head {result.head}{walked}")
+        click.echo(_anchor_summary(result, anchoring))
         return
-    click.echo(f"BROKEN at event {result.first_broken}: {result.reason} ({result.events} events verified before it)")
+    if result.first_broken is None:
+        click.echo(f"BROKEN: {result.reason}")
+    else:
+        click.echo(f"BROKEN at event {result.first_broken}: {result.reason} "
+                   f"({result.events} events verified before it)")
+    click.echo(_anchor_summary(result, anchoring))
     sys.exit(1)
+
+
+@audit.command("keygen")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="The folder to write audit-signing-key.pem and audit-signing-key.pub.pem into.")
+def audit_keygen(out_dir):
+    """Write an Ed25519 key pair for anchors (the private key with mode 0600)."""
+    from pharmsafe.audit.anchor import AnchorError, generate_keypair, key_id_of, load_public_key
+
+    try:
+        private_path, public_path = generate_keypair(out_dir)
+    except AnchorError as exc:
+        fail(str(exc))
+    except OSError as exc:
+        fail(f"The key pair cannot be written to {out_dir} ({exc.strerror or exc}).")
+    key_id = key_id_of(load_public_key(public_path))
+    click.echo(f"Private key (mode 0600, keep it secret): {private_path.resolve()}")
+    click.echo(f"Public key (mode 0644, give it to auditors): {public_path.resolve()}")
+    click.echo(f"Key id: {key_id}")
+    click.echo(f"Set PHARMSAFE_AUDIT_SIGNING_KEY_FILE={private_path.resolve()} and PHARMSAFE_AUDIT_ANCHOR_FILE "
+               f"to a file outside the database.")
+
+
+@audit.command("anchor")
+def audit_anchor():
+    """Sign the chain's head now and append it to the anchor file."""
+    from pharmsafe.audit.anchor import AnchorError, AnchorRefused, write_anchor
+
+    app = make_app()
+    require_migrated(app)
+    anchoring = _audit_anchoring(app)
+    if anchoring is None or not anchoring.can_sign:
+        fail("Anchoring is off: set PHARMSAFE_AUDIT_SIGNING_KEY_FILE and PHARMSAFE_AUDIT_ANCHOR_FILE "
+             "('pharmsafe audit keygen' writes a key).")
+    ext = app.extensions["pharmsafe"]
+    try:
+        anchor = write_anchor(anchoring, ext["session_factory"], ext["clock"].now(), number_lines=True)
+    except AnchorRefused as exc:
+        click.echo(f"Not anchored: {exc}.", err=True)
+        sys.exit(1)
+    except AnchorError as exc:
+        fail(str(exc), 1)
+    except OperationalError:
+        fail("The database cannot be reached; check PHARMSAFE_DATABASE_URL.")
+    if anchor is None:
+        click.echo("Nothing to anchor: the audit trail is empty.")
+        return
+    click.echo(f"Anchor line {anchor.line} of {anchoring.anchor_file}: {anchor.count} events, head "
+               f"{anchor.head_hash}, key {anchor.key_id}")
 
 
 @audit.command("export")
@@ -254,11 +339,17 @@ def audit_verify():
 @click.option("--until", help="A date (the whole day counts) or an instant with offset.")
 @click.option("-o", "output", type=click.Path(dir_okay=False, writable=True), help="Write to FILE (default: stdout).")
 def audit_export(fmt, since, until, output):
-    """Stream the audit trail as CSV, NDJSON or FHIR R4 AuditEvent NDJSON."""
+    """Stream the audit trail as CSV, NDJSON or FHIR R4 AuditEvent NDJSON.
+
+    The export is recorded (audit.exported) once it has completed, then anchored. With -o it is
+    written beside FILE and renamed to FILE only when complete; a failed export leaves no FILE."""
+    import tempfile
+
     from marshmallow import ValidationError
 
     from pharmsafe.audit import append_event
-    from pharmsafe.audit.export import export_rows
+    from pharmsafe.audit.anchor import anchor_quietly
+    from pharmsafe.audit.export import ExportFailed, export_rows
     from pharmsafe.audit.query import parse_filters
 
     app = make_app()
@@ -268,17 +359,57 @@ def audit_export(fmt, since, until, output):
         filters = parse_filters({"since": since, "until": until}, ext["program"].time_zone)
     except ValidationError as exc:
         fail("; ".join(f"--{k}: {' '.join(v)}" for k, v in exc.messages.items()))
-    with ext["session_factory"]() as session:
-        append_event(session, action="audit.exported", actor=ACTOR, subject="audit:export", now=ext["clock"].now(),
-                     payload={"format": fmt, "since": since, "until": until, "output": bool(output)})
-        session.commit()
-    out = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
+
+    def record(events: int) -> None:
+        with ext["session_factory"]() as session:
+            append_event(session, action="audit.exported", actor=ACTOR, subject="audit:export",
+                         now=ext["clock"].now(),
+                         payload={"format": fmt, "since": since, "until": until, "output": bool(output),
+                                  "events": events, "source": "system"})
+            session.commit()
+
+    partial = None
+    if output:
+        target = Path(output)
+        try:
+            fd, partial = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".partial", dir=target.parent or ".")
+        except OSError as exc:
+            fail(f"Cannot write {output} ({exc.strerror or exc}).")
+        out = os.fdopen(fd, "w", encoding="utf-8", newline="")
+    else:
+        out = sys.stdout
+    done: dict[str, int] = {}
     try:
-        for chunk in export_rows(ext["session_factory"], filters, fmt):
-            out.write(chunk)
-    finally:
+        try:
+            stream = export_rows(ext["session_factory"], filters, fmt, on_complete=lambda n: done.update(events=n),
+                                 anchoring=None, clock=ext["clock"])
+        except OperationalError:
+            fail("The database cannot be reached; check PHARMSAFE_DATABASE_URL.")
+        try:
+            for chunk in stream:
+                out.write(chunk)
+            out.flush()
+        except ExportFailed as exc:
+            where = f"nothing was written to {output}" if output else "the output above is incomplete"
+            fail(f"The export failed: {exc}; {where}, and it was not recorded.", 1)
         if output:
             out.close()
+            os.replace(partial, output)
+            partial = None
+    finally:
+        if output and partial is not None:
+            out.close()
+            Path(partial).unlink(missing_ok=True)
+    # Complete and in place: now recorded, then anchored. An export that cannot be recorded is not
+    # handed over (as the API breaks its stream).
+    try:
+        record(done["events"])
+    except Exception as exc:
+        if output:
+            Path(output).unlink(missing_ok=True)
+        where = f"{output} was removed" if output else "discard the output above"
+        fail(f"The export could not be recorded ({type(exc).__name__}); {where}.", 1)
+    anchor_quietly(_audit_anchoring(app), ext["session_factory"], ext["clock"].now(), why="an export")
 
 
 @main.group()

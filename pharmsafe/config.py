@@ -24,6 +24,7 @@ INT_KEYS = (
     "CHECKPOINT_INTERVAL_SECONDS",
     "HEARTBEAT_INTERVAL_SECONDS",
     "MAX_CONTENT_LENGTH",
+    "AUDIT_ANCHOR_INTERVAL_SECONDS",
 )
 
 
@@ -94,6 +95,16 @@ def _module_settings(path: Path) -> dict[str, Any]:
     return {k: v for k, v in runpy.run_path(str(path)).items() if k.isupper()}
 
 
+def shipped_secret_keys() -> frozenset[str]:
+    """Every SECRET_KEY written in the repository's own config/ files (never fit for production)."""
+    keys = set()
+    for path in sorted((PROJECT_ROOT / "config").glob("*.py")):
+        value = _module_settings(path).get("SECRET_KEY")
+        if isinstance(value, str) and value:
+            keys.add(value)
+    return frozenset(keys)
+
+
 def load_settings(overrides: Mapping[str, Any] | None = None,
                   environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     environ = os.environ if environ is None else environ
@@ -150,6 +161,10 @@ def validate(settings: dict[str, Any]) -> dict[str, Any]:
     secret = str(settings.get("SECRET_KEY") or "")
     if env == "production" and len(secret) < 32:
         raise ConfigError("PHARMSAFE_SECRET_KEY must be set to at least 32 characters in production.")
+    if env == "production" and secret in shipped_secret_keys():
+        # Anyone can read these in the repository and forge a session cookie with them.
+        raise ConfigError("PHARMSAFE_SECRET_KEY is a key shipped in the repository's config/ files; "
+                          "production needs a secret of its own.")
     try:
         from pharmsafe.gates.policies import POLICIES
     except ValueError as exc:  # a policy data file that cannot be used (PolicyDataError)
@@ -164,6 +179,20 @@ def validate(settings: dict[str, Any]) -> dict[str, Any]:
                               f"{POLICIES[policy].program!r}, not to PHARMSAFE_PROGRAM {program!r}.")
     settings["POLICY"] = policy
     settings["POLICY_EFFECTIVE"] = policy_effective_overrides(settings.get("POLICY_EFFECTIVE"))
+    _validate_audit_anchoring(settings)
     if not settings.get("DATABASE_URL"):
         settings["DATABASE_URL"] = "sqlite:///" + str(PROJECT_ROOT / "instance" / "pharmsafe.db")
     return settings
+
+
+def _validate_audit_anchoring(settings: dict[str, Any]) -> None:
+    """The PHARMSAFE_AUDIT_* key and file settings: the keys are loaded once here, so that a missing,
+    unreadable or wrong key stops start-up instead of leaving the trail unanchored."""
+    from pharmsafe.audit.anchor import AnchorError, anchoring_from_settings
+
+    for key in ("AUDIT_SIGNING_KEY_FILE", "AUDIT_VERIFY_KEY_FILE", "AUDIT_ANCHOR_FILE"):
+        settings[key] = str(settings.get(key) or "").strip()
+    try:
+        anchoring_from_settings(settings)
+    except AnchorError as exc:
+        raise ConfigError(str(exc)) from None

@@ -1,12 +1,25 @@
-"""Liveness and readiness."""
+"""Liveness and readiness.
+
+/healthz is liveness: it answers from the process alone and never touches the database, so that a
+slow or locked database never gets a healthy process restarted. /readyz is readiness: the database
+reachable and migrated. It reads on a connection of its own, opened for each probe, with short
+timeouts (on SQLite a 1 s busy timeout and no write lock; on PostgreSQL a 2 s connect timeout and 1 s
+statement and lock timeouts), so it answers within about 2 s whatever holds the database."""
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify
-from sqlalchemy import select, text
+from sqlalchemy import Engine, create_engine, event, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 
 from pharmsafe.transactions import now
 
 health_bp = Blueprint("health", __name__)
+
+SQLITE_BUSY_SECONDS = 1
+PG_CONNECT_SECONDS = 2  # libpq's smallest useful connect timeout
+PG_STATEMENT_MS = 1000
+PG_LOCK_MS = 800
 
 
 @health_bp.get("/healthz")
@@ -14,15 +27,42 @@ def healthz():
     return jsonify({"status": "ok"})
 
 
+def probe_engine(app) -> Engine:
+    """The readiness probe's engine: no pool (each probe connects afresh, and nothing lingers
+    between probes), bounded waits."""
+    ext = app.extensions["pharmsafe"]
+    engine = ext.get("probe_engine")
+    if engine is not None:
+        return engine
+    url = app.config["PHARMSAFE"]["DATABASE_URL"]
+    if make_url(url).get_backend_name() == "sqlite":
+        # Autocommit at the driver: each SELECT is its own read, which WAL serves beside a writer.
+        engine = create_engine(url, poolclass=NullPool,
+                               connect_args={"timeout": SQLITE_BUSY_SECONDS, "isolation_level": None})
+
+        @event.listens_for(engine, "connect")
+        def _read_only(dbapi_connection, _record):
+            dbapi_connection.execute("PRAGMA query_only = 1")
+    else:
+        engine = create_engine(url, poolclass=NullPool, connect_args={
+            "connect_timeout": PG_CONNECT_SECONDS,
+            "options": f"-c statement_timeout={PG_STATEMENT_MS} -c lock_timeout={PG_LOCK_MS} "
+                       f"-c default_transaction_read_only=on"})
+    ext["probe_engine"] = engine
+    return engine
+
+
 @health_bp.get("/readyz")
 def readyz():
+    from pharmsafe.audit.anchor import AnchorError, anchor_age_seconds, anchoring_for, latest_anchor
     from pharmsafe.migrations_state import migration_status
-    from pharmsafe.models import SchedulerHeartbeat
+    from pharmsafe.models import AuditEvent, SchedulerHeartbeat
 
-    engine = current_app.extensions["pharmsafe"]["engine"]
     body = {"database": "unreachable", "migrations": "unknown", "scheduler_heartbeat_age_seconds": None}
+    anchoring = anchoring_for(current_app)
+    head_id = None
     try:
-        with engine.connect() as conn:
+        with probe_engine(current_app).connect() as conn:
             conn.execute(text("SELECT 1"))
             body["database"] = "ok"
             current, head = migration_status(conn)
@@ -31,8 +71,24 @@ def readyz():
                                 .limit(1)).scalar()
             if beat is not None:
                 body["scheduler_heartbeat_age_seconds"] = round((now() - beat).total_seconds(), 1)
+            if anchoring is not None:
+                head_id = conn.execute(select(AuditEvent.id).order_by(AuditEvent.id.desc()).limit(1)).scalar() or 0
     except Exception as exc:  # readiness reports; it never raises
         body["error"] = type(exc).__name__
+    if anchoring is None:
+        body["audit_anchor"] = "off"
+    else:
+        # Reported, never a reason to be unready: the age of the latest anchor and the events after it.
+        report = {"age_seconds": None, "head_event_id": None, "after_anchor": head_id}
+        try:
+            anchor = latest_anchor(anchoring, numbered=False)
+        except AnchorError as exc:
+            report["error"] = str(exc)
+        else:
+            if anchor is not None:
+                report.update(age_seconds=anchor_age_seconds(anchor, now()), head_event_id=anchor.head_event_id,
+                              after_anchor=None if head_id is None else max(head_id - anchor.head_event_id, 0))
+        body["audit_anchor"] = report
     ready = body["database"] == "ok" and body["migrations"] == "at_head"
     body["status"] = "ready" if ready else "not_ready"
     return jsonify(body), 200 if ready else 503

@@ -13,6 +13,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 from sqlalchemy import select
 
+from pharmsafe.audit.anchor import AnchorError, anchor_quietly, anchoring_for, off_notice, write_anchor
 from pharmsafe.audit.verify import record_checkpoint
 from pharmsafe.clock import utcnow
 from pharmsafe.leader import leader_lock
@@ -50,6 +51,15 @@ def write_checkpoint(app: Flask, *, actor: str = ACTOR) -> None:
         session.commit()
 
 
+def write_audit_anchor(app: Flask) -> None:
+    """Sign the chain's head and append it to the anchor file, when it moved since the latest
+    anchor (the events since then are verified first; a broken chain is not signed)."""
+    ext = _ext(app)
+    anchoring = anchoring_for(app)
+    if anchoring is not None and anchoring.can_sign:
+        write_anchor(anchoring, ext["session_factory"], ext["clock"].now(), only_if_changed=True)
+
+
 def write_heartbeat(app: Flask) -> None:
     """Nothing to do but be recorded: its row's age is the scheduler's liveness."""
 
@@ -66,7 +76,8 @@ def record_run(app: Flask, name: str) -> None:
         session.commit()
 
 
-JOBS = {"expiry": run_expiry_sweep, "heartbeat": write_heartbeat, "checkpoint": write_checkpoint}
+JOBS = {"expiry": run_expiry_sweep, "heartbeat": write_heartbeat, "checkpoint": write_checkpoint,
+        "anchor": write_audit_anchor}
 
 
 def _job(app: Flask, name: str):
@@ -74,6 +85,8 @@ def _job(app: Flask, name: str):
         try:
             JOBS[name](app)
             record_run(app, name)
+        except AnchorError as exc:  # its sentence names no data: event ids and hash prefixes at most
+            log.error("scheduler job %s failed: %s", name, exc)
         except Exception as exc:  # logged (without a trace: logs stay free of data); retried next interval
             log.error("scheduler job %s failed: %s", name, type(exc).__name__)
     run.__name__ = f"pharmsafe_{name}"
@@ -86,8 +99,13 @@ def build_scheduler(app: Flask) -> BackgroundScheduler:
     # into one (coalesce); a run later than one interval is dropped, since the next does the same work.
     scheduler = BackgroundScheduler(job_defaults={"coalesce": True, "max_instances": 1}, timezone="UTC")
     start = utcnow()  # the first sweep and heartbeat run at once, not one interval after start-up
-    for name, key, first in (("expiry", "EXPIRY_INTERVAL_SECONDS", start), ("heartbeat", "HEARTBEAT_INTERVAL_SECONDS", start),
-                             ("checkpoint", "CHECKPOINT_INTERVAL_SECONDS", None)):
+    jobs = [("expiry", "EXPIRY_INTERVAL_SECONDS", start), ("heartbeat", "HEARTBEAT_INTERVAL_SECONDS", start),
+            ("checkpoint", "CHECKPOINT_INTERVAL_SECONDS", None)]
+    anchoring = anchoring_for(app)
+    if anchoring is not None and anchoring.can_sign:
+        # The first anchor at once: the window in which events can vanish unseen starts small.
+        jobs.append(("anchor", "AUDIT_ANCHOR_INTERVAL_SECONDS", start))
+    for name, key, first in jobs:
         seconds = settings[key]
         options = {"next_run_time": first} if first else {}
         scheduler.add_job(_job(app, name), "interval", seconds=seconds, id=name, misfire_grace_time=seconds,
@@ -107,6 +125,9 @@ def run_scheduler(app: Flask, stop: threading.Event, *, poll_seconds: float | No
     leading = False
     # Started by `pharmsafe serve`: stop when that process is gone, even if it could not say so.
     parent = os.environ.get("PHARMSAFE_SCHEDULER_PARENT")
+    notice = None if parent else off_notice(settings)  # beside `pharmsafe serve`, the server says it
+    if notice:
+        log.warning(notice)
     try:
         while not stop.is_set():
             if parent and str(os.getppid()) != parent:
@@ -125,4 +146,7 @@ def run_scheduler(app: Flask, stop: threading.Event, *, poll_seconds: float | No
     finally:
         if scheduler.running:
             scheduler.shutdown(wait=True)
+        if leading:  # a clean stop anchors what happened since the last tick
+            ext = _ext(app)
+            anchor_quietly(anchoring_for(app), ext["session_factory"], ext["clock"].now(), why="scheduler shutdown")
         lock.release()

@@ -1,12 +1,18 @@
 """`pharmsafe serve`: gunicorn in-process, and with the embedded scheduler, one scheduler process
-beside it (started by the gunicorn master, so there is one however many workers run)."""
+beside it (started by the gunicorn master, so there is one however many workers run).
+
+The master also says once, at start-up, when a production deployment runs without audit anchoring,
+and at a clean shutdown anchors the audit chain (after the scheduler, if any, has stopped)."""
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
 
 from gunicorn.app.base import BaseApplication
+
+log = logging.getLogger("pharmsafe.audit")
 
 
 class _Gunicorn(BaseApplication):
@@ -24,10 +30,39 @@ class _Gunicorn(BaseApplication):
         return create_app()
 
 
+def startup_notices(settings) -> list[str]:
+    """What the serving process says once at start-up (as warnings)."""
+    from pharmsafe.audit.anchor import off_notice
+
+    notice = off_notice(settings)
+    return [notice] if notice else []
+
+
+def anchor_at_shutdown() -> None:
+    """Anchor the chain's head as the server stops cleanly; a failure is logged, never raised."""
+    from pharmsafe import create_app
+    from pharmsafe.audit.anchor import anchor_quietly, anchoring_for
+
+    try:
+        app = create_app()
+    except Exception as exc:  # the configuration was good at start-up; say so and stop
+        log.error("audit anchor at shutdown not written: %s", type(exc).__name__)
+        return
+    ext = app.extensions["pharmsafe"]
+    try:
+        anchor_quietly(anchoring_for(app), ext["session_factory"], ext["clock"].now(), why="server shutdown")
+    finally:
+        ext["engine"].dispose()
+
+
 def serve(*, host: str, port: int, workers: int, embedded_scheduler: bool) -> None:
     state: dict = {}
 
-    def on_starting(_arbiter):
+    def on_starting(arbiter):
+        from pharmsafe.config import load_settings
+
+        for notice in startup_notices(load_settings()):
+            arbiter.log.warning(notice)  # the master's log, once however many workers start
         if embedded_scheduler:
             env = dict(os.environ, PHARMSAFE_SCHEDULER_PARENT=str(os.getpid()))
             state["scheduler"] = subprocess.Popen([sys.executable, "-m", "pharmsafe.cli", "scheduler"], env=env)
@@ -40,6 +75,7 @@ def serve(*, host: str, port: int, workers: int, embedded_scheduler: bool) -> No
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+        anchor_at_shutdown()
 
     _Gunicorn({
         "bind": f"{host}:{port}",

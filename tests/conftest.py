@@ -18,7 +18,7 @@ PG_URL = os.environ.get("PHARMSAFE_TEST_DATABASE_URL")
 ENGINES = ["sqlite"] + (["postgresql"] if PG_URL else [])
 # 2026-11-26 10:00 in New York.
 DEFAULT_NOW = datetime(2026, 11, 26, 15, 0, tzinfo=timezone.utc)
-TEST_SETTINGS = {"ENV": "testing", "SECRET_KEY": "testing-secret-key-0123456789abcdef0123456789",
+TEST_SETTINGS = {"ENV": "testing", "SECRET_KEY": "test-run-secret-key-0123456789abcdef0123456789",
                  "SCHEDULER": "off", "PROGRAM": "ipledge", "POLICY": "", "TIME_ZONE": "America/New_York"}
 
 
@@ -47,6 +47,8 @@ def _truncate_pg(url: str) -> None:
     with engine.begin() as conn:
         tables = [r[0] for r in conn.execute(text(
             "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'"))]
+        # The audit tables refuse TRUNCATE (migration 0006); a test reset goes beneath the guards.
+        conn.execute(text("SET LOCAL session_replication_role = replica"))
         conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
     engine.dispose()
 

@@ -114,6 +114,29 @@ def test_orm_refuses_update_and_delete(chain):
         chain.execute(delete(AuditEvent))
 
 
+def test_orm_refuses_to_change_or_remove_a_checkpoint(chain):
+    from sqlalchemy import delete, update
+
+    from pharmsafe.models import AuditCheckpoint
+
+    checkpoint = record_checkpoint(chain, actor="system:cli", now=T0)
+    chain.commit()
+    checkpoint.event_count = 1
+    with pytest.raises(AuditImmutableError, match="checkpoint"):
+        chain.flush()
+    chain.rollback()
+    chain.delete(chain.get(AuditCheckpoint, checkpoint.id))
+    with pytest.raises(AuditImmutableError, match="checkpoint"):
+        chain.flush()
+    chain.rollback()
+    with pytest.raises(AuditImmutableError):
+        chain.execute(update(AuditCheckpoint).values(event_count=0))
+    with pytest.raises(AuditImmutableError):
+        chain.execute(delete(AuditCheckpoint))
+    chain.rollback()
+    assert verify_chain(chain).intact
+
+
 @pytest.mark.parametrize("values", [
     dict(id=1, action="a", actor="user:1", subject="s:1", policy=None, payload="{}", prev_hash="0" * 64),
     dict(id=99, action='quo"te\\back', actor="system:cli", subject="ünï:ç", policy="ipledge-2026",

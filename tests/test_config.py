@@ -137,3 +137,18 @@ def test_a_bad_policy_data_file_stops_start_up_with_its_sentence(monkeypatch):
     monkeypatch.setattr(sys, "meta_path", [Broken(), *sys.meta_path])
     with pytest.raises(ConfigError, match="x.json: unknown parameter 'y'"):
         load_settings(environ=BASE)
+
+
+@pytest.mark.parametrize("config_file", ["config/development.py", "config/testing.py"])
+def test_production_refuses_a_secret_key_shipped_in_the_repository(config_file):
+    """PHARMSAFE_ENV=production with PHARMSAFE_CONFIG pointing at a shipped file (or its key given
+    again by hand) stops start-up: anyone could forge an admin session cookie with that key."""
+    with pytest.raises(ConfigError, match="shipped in the repository"):
+        load_settings(environ={"PHARMSAFE_ENV": "production", "PHARMSAFE_CONFIG": config_file})
+    from pharmsafe.config import _module_settings, PROJECT_ROOT
+
+    shipped = _module_settings(PROJECT_ROOT / config_file)["SECRET_KEY"]
+    with pytest.raises(ConfigError, match="shipped in the repository"):
+        load_settings(environ={"PHARMSAFE_ENV": "production", "PHARMSAFE_SECRET_KEY": shipped})
+    # The same files still start outside production.
+    assert load_settings(environ={"PHARMSAFE_ENV": "development", "PHARMSAFE_CONFIG": config_file})["SECRET_KEY"] == shipped

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DatabaseError
 
 from pharmsafe.db import Base
@@ -17,23 +17,93 @@ def test_models_match_migrations(app):
     assert diff == []
 
 
-@pytest.mark.parametrize("statement", [
-    "UPDATE audit_events SET action = 'forged' WHERE id = 1",
-    "DELETE FROM audit_events WHERE id = 1",
-])
-def test_database_refuses_changes_to_audit_events(app, session, statement):
-    from pharmsafe.audit import append_event
+EVENT_COLUMNS = "id, occurred_at, action, actor, subject, policy, payload, prev_hash, hash"
+# Ways to rewrite the trail in place, as (SQLite, PostgreSQL) statements run with the application's
+# own credentials.
+REWRITES = {
+    "event update": ("UPDATE audit_events SET action = 'forged' WHERE id = 1",) * 2,
+    "event delete": ("DELETE FROM audit_events WHERE id = 1",) * 2,
+    "events truncate": ("DELETE FROM audit_events", "TRUNCATE audit_events"),
+    "events truncate cascade": ("DELETE FROM audit_events WHERE id > 0",
+                                "TRUNCATE scheduler_heartbeats, audit_events RESTART IDENTITY CASCADE"),
+    "event replace": (
+        f"INSERT OR REPLACE INTO audit_events ({EVENT_COLUMNS}) SELECT id, occurred_at, 'forged', actor, subject, "
+        "policy, payload, prev_hash, hash FROM audit_events WHERE id = 1",
+        f"INSERT INTO audit_events ({EVENT_COLUMNS}) SELECT id, occurred_at, 'forged', actor, subject, policy, "
+        "payload, prev_hash, hash FROM audit_events WHERE id = 1 ON CONFLICT (id) DO UPDATE SET action = 'forged'"),
+    "event REPLACE or MERGE DELETE": (
+        f"REPLACE INTO audit_events ({EVENT_COLUMNS}) SELECT id, occurred_at, 'forged', actor, subject, "
+        "policy, payload, prev_hash, hash FROM audit_events WHERE id = 1",
+        "MERGE INTO audit_events a USING (SELECT 1 AS id) s ON a.id = s.id WHEN MATCHED THEN DELETE"),
+    # A new id that collides on the unique hash: REPLACE would delete event 1 to make room.
+    "event replace by hash": (
+        f"INSERT OR REPLACE INTO audit_events ({EVENT_COLUMNS}) SELECT 99, occurred_at, 'forged', actor, subject, "
+        "policy, payload, prev_hash, hash FROM audit_events WHERE id = 1",
+        f"INSERT INTO audit_events ({EVENT_COLUMNS}) SELECT 99, occurred_at, 'forged', actor, subject, policy, "
+        "payload, prev_hash, hash FROM audit_events WHERE id = 1 ON CONFLICT (hash) DO UPDATE SET id = 99"),
+    "event upsert or MERGE UPDATE": (
+        f"INSERT INTO audit_events ({EVENT_COLUMNS}) SELECT id, occurred_at, action, actor, subject, policy, "
+        "payload, prev_hash, hash FROM audit_events WHERE id = 1 ON CONFLICT (id) DO UPDATE SET action = 'forged'",
+        "MERGE INTO audit_events a USING (SELECT 1 AS id) s ON a.id = s.id WHEN MATCHED THEN UPDATE SET action = 'x'"),
+    "checkpoint update": ("UPDATE audit_checkpoints SET event_count = 0 WHERE id = 1",) * 2,
+    "checkpoint delete": ("DELETE FROM audit_checkpoints WHERE id = 1",) * 2,
+    "checkpoints truncate": ("DELETE FROM audit_checkpoints", "TRUNCATE audit_checkpoints"),
+    "checkpoint replace": (
+        "INSERT OR REPLACE INTO audit_checkpoints (id, created_at, event_count, head_event_id, head_hash) "
+        "VALUES (1, '2026-11-26 00:00:00', 0, 0, 'forged')",
+        "INSERT INTO audit_checkpoints (id, created_at, event_count, head_event_id, head_hash) "
+        "VALUES (1, '2026-11-26 00:00:00+00', 0, 0, 'forged') ON CONFLICT (id) DO UPDATE SET head_hash = 'forged'"),
+}
+
+
+def _trail(conn) -> list:
+    return [tuple(r) for r in conn.execute(text(f"SELECT {EVENT_COLUMNS} FROM audit_events ORDER BY id"))] + \
+        [tuple(r) for r in conn.execute(text("SELECT * FROM audit_checkpoints ORDER BY id"))]
+
+
+@pytest.mark.parametrize("rewrite", sorted(REWRITES))
+def test_database_refuses_every_rewrite_of_the_trail(app, session, rewrite):
     from datetime import datetime, timezone
 
-    append_event(session, action="user.created", actor="system:test", subject="user:1",
-                 now=datetime(2026, 11, 26, tzinfo=timezone.utc), payload={})
+    from pharmsafe.audit import append_event
+    from pharmsafe.audit.verify import record_checkpoint
+
+    now = datetime(2026, 11, 26, tzinfo=timezone.utc)
+    append_event(session, action="user.created", actor="system:test", subject="user:1", now=now, payload={})
+    record_checkpoint(session, actor="system:test", now=now)
     session.commit()
     engine = app.extensions["pharmsafe"]["engine"]
+    statement = REWRITES[rewrite][0 if engine.dialect.name == "sqlite" else 1]
+    with engine.connect() as conn:
+        before = _trail(conn)
+        conn.rollback()
+    assert len(before) == 3
     with pytest.raises(DatabaseError, match="append-only"):
         with engine.begin() as conn:
             conn.execute(text(statement))
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT action FROM audit_events WHERE id = 1")).scalar() == "user.created"
+        assert _trail(conn) == before
+
+
+def test_the_guards_go_with_a_downgrade_and_come_back(tmp_path):
+    from pharmsafe.migrations_state import alembic_config, upgrade
+    from alembic import command
+
+    url = f"sqlite:///{tmp_path / 'down.db'}"
+    upgrade(url)
+    command.downgrade(alembic_config(url), "0005")
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            names = {r[0] for r in conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'"))}
+        assert names == {"audit_events_no_update", "audit_events_no_delete"}
+        upgrade(url)
+        with engine.connect() as conn:
+            names = {r[0] for r in conn.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'"))}
+        assert {"audit_events_no_replace", "audit_checkpoints_no_update", "audit_checkpoints_no_delete",
+                "audit_checkpoints_no_replace"} <= names
+    finally:
+        engine.dispose()
 
 
 def test_readyz_reports_database_and_migrations(client):

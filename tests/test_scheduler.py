@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import func, select
 
 from pharmsafe.audit import append_event
+from pharmsafe.audit.anchor import anchoring_for
 from pharmsafe.audit.verify import verify_chain
 from pharmsafe.leader import leader_lock
 from pharmsafe.models import AuditEvent, Authorization, SchedulerHeartbeat
@@ -157,3 +158,122 @@ def test_embedded_scheduler_runs_once_per_interval_under_several_workers(app, pr
         stop(serve)
         if spare is not None:
             stop(spare)
+
+
+# --- audit anchors -------------------------------------------------------------------------------
+
+@pytest.fixture
+def anchored(settings, clock, tmp_path):
+    from pharmsafe import create_app
+    from pharmsafe.audit.anchor import generate_keypair
+
+    private, _ = generate_keypair(tmp_path / "keys")
+    anchor_file = tmp_path / "anchors.jsonl"
+    app = create_app(dict(settings, AUDIT_SIGNING_KEY_FILE=str(private), AUDIT_ANCHOR_FILE=str(anchor_file),
+                          AUDIT_ANCHOR_INTERVAL_SECONDS=3600), clock=clock)
+    yield app, anchor_file
+    app.extensions["pharmsafe"]["engine"].dispose()
+
+
+def last_anchor(anchor_file) -> dict | None:
+    import json
+
+    lines = anchor_file.read_text().splitlines() if anchor_file.exists() else []
+    return json.loads(lines[-1]) if lines else None
+
+
+def head_id(app) -> int:
+    with app.extensions["pharmsafe"]["session_factory"]() as s:
+        return s.scalar(select(func.max(AuditEvent.id))) or 0
+
+
+def add_logins(app, n: int) -> None:
+    with app.extensions["pharmsafe"]["session_factory"]() as s:
+        for i in range(n):
+            append_event(s, action="user.login", actor="user:1", subject="user:1",
+                         now=datetime(2026, 11, 26, 15, tzinfo=timezone.utc), payload={"n": i})
+        s.commit()
+
+
+def test_the_scheduler_anchors_only_with_a_key(app, anchored):
+    from pharmsafe.scheduler import build_scheduler
+
+    assert "anchor" not in {job.id for job in build_scheduler(app).get_jobs()}
+    jobs = {job.id: job for job in build_scheduler(anchored[0]).get_jobs()}
+    assert jobs["anchor"].trigger.interval.total_seconds() == 3600
+
+
+def test_the_scheduler_anchors_at_start_and_at_a_clean_stop(anchored):
+    from pharmsafe.scheduler import run_scheduler
+
+    app, anchor_file = anchored
+    add_logins(app, 3)
+    stop = threading.Event()
+    thread = threading.Thread(target=run_scheduler, args=(app, stop), kwargs={"poll_seconds": 0.2}, daemon=True)
+    thread.start()
+    try:
+        wait_for(lambda: (last_anchor(anchor_file) or {}).get("head_event_id") == head_id(app))
+        # The interval is an hour: only the stop can anchor what follows.
+        add_logins(app, 2)
+    finally:
+        stop.set()
+        thread.join(60)
+    assert not thread.is_alive()
+    assert last_anchor(anchor_file)["head_event_id"] == head_id(app)
+    with app.extensions["pharmsafe"]["session_factory"]() as s:
+        assert verify_chain(s, anchoring_for(app)).intact
+
+
+def serve_process(env, port, **kw):
+    return subprocess.Popen([sys.executable, "-m", "pharmsafe.cli", "serve", "--port", str(port), "--workers", "2"],
+                            env=env, stdout=subprocess.DEVNULL, **kw)
+
+
+def get(port, path):
+    import json
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+    except OSError:
+        return None, None
+
+
+@pytest.mark.slow
+def test_serve_anchors_at_a_clean_shutdown(anchored, process_env):
+    app, anchor_file = anchored
+    env = dict(process_env, PHARMSAFE_SCHEDULER="off", PHARMSAFE_AUDIT_ANCHOR_FILE=str(anchor_file),
+               PHARMSAFE_AUDIT_SIGNING_KEY_FILE=app.config["PHARMSAFE"]["AUDIT_SIGNING_KEY_FILE"])
+    port = free_port()
+    proc = serve_process(env, port, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: get(port, "/healthz")[0] == 200)
+        add_logins(app, 2)
+        assert last_anchor(anchor_file) is None  # no scheduler: nothing anchored yet
+        status, body = get(port, "/readyz")
+        assert status == 200 and body["audit_anchor"]["after_anchor"] == head_id(app)
+    finally:
+        stop(proc)
+    assert proc.returncode == 0
+    assert last_anchor(anchor_file)["head_event_id"] == head_id(app) > 0
+
+
+@pytest.mark.slow
+def test_production_serve_without_a_key_says_so_once(process_env, tmp_path):
+    env = dict(process_env, PHARMSAFE_ENV="production", PHARMSAFE_SCHEDULER="off",
+               PHARMSAFE_SECRET_KEY="a-production-secret-of-its-own-0123456789")
+    port = free_port()
+    log = tmp_path / "stderr.log"
+    with open(log, "wb") as err:
+        proc = serve_process(env, port, stderr=err)
+        try:
+            wait_for(lambda: get(port, "/healthz")[0] == 200)
+            status, body = get(port, "/readyz")
+            assert status == 200 and body["audit_anchor"] == "off"
+        finally:
+            stop(proc)
+    assert log.read_text().count("audit anchoring is off") == 1

@@ -6,12 +6,13 @@ from flask import Response, current_app, jsonify
 from pharmsafe.api import api_bp
 from pharmsafe.api.common import ctx, load_query, paginate, roles
 from pharmsafe.audit import append_event, event_to_dict
+from pharmsafe.audit.anchor import anchoring_for
 from pharmsafe.audit.export import EXPORT_FORMATS, export_rows
 from pharmsafe.audit.query import filtered_events, parse_filters
 from pharmsafe.audit.verify import verify_chain
+from pharmsafe.db import read_only_session
 from pharmsafe.models import AuditEvent
 from pharmsafe.schemas.audit import AuditExportQuery, AuditQuery
-from pharmsafe.transactions import get_session
 
 
 @api_bp.get("/audit-events")
@@ -26,7 +27,13 @@ def list_audit_events():
 @api_bp.get("/audit-events/verification")
 @roles("auditor", "admin")
 def verify_audit_events():
-    return jsonify(verify_chain(get_session()).to_dict())
+    # A session of its own that reads without the write lock: a long walk must not stall writers.
+    with read_only_session(current_app.extensions["pharmsafe"]["session_factory"]) as session:
+        try:
+            result = verify_chain(session, anchoring_for(current_app))
+        finally:
+            session.rollback()
+    return jsonify(result.to_dict())
 
 
 @api_bp.get("/audit-events/export")
@@ -36,12 +43,21 @@ def export_audit_events():
     query = load_query(AuditExportQuery())
     fmt = query.get("format", "csv")
     filters = parse_filters(query, c.config.time_zone)
-    # The export is recorded before streaming starts, in the request's own transaction.
-    append_event(c.session, action="audit.exported", actor=c.actor, subject="audit:export", now=c.now,
-                 payload={"format": fmt, **{k: v for k, v in query.items() if k != "format"}})
-    c.session.commit()
-    factory = current_app.extensions["pharmsafe"]["session_factory"]
+    ext = current_app.extensions["pharmsafe"]
+    factory, clock, actor = ext["session_factory"], ext["clock"], c.actor
+    payload = {"format": fmt, **{k: v for k, v in query.items() if k != "format"}, "source": "api"}
+
+    def record(events: int) -> None:
+        # Only a completed export is recorded, in a transaction of its own once the last byte is out.
+        with factory() as session:
+            append_event(session, action="audit.exported", actor=actor, subject="audit:export", now=clock.now(),
+                         payload={**payload, "events": events})
+            session.commit()
+
+    # Opens the stream now: a database that cannot be read answers the error shape, not a 200.
+    stream = export_rows(factory, filters, fmt, on_complete=record, anchoring=anchoring_for(current_app), clock=clock)
     mimetype, extension = EXPORT_FORMATS[fmt]
-    response = Response(export_rows(factory, filters, fmt), mimetype=mimetype)
+    response = Response(stream, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="audit-events.{extension}"'
+    response.headers["Cache-Control"] = "no-store"
     return response

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import event, insert, select, text
 from sqlalchemy.orm import Session
 
-from pharmsafe.models import AuditEvent
+from pharmsafe.models import AuditCheckpoint, AuditEvent
 
 GENESIS_HASH = "0" * 64
 # An arbitrary constant: the key of the PostgreSQL advisory lock that serializes appends.
@@ -188,18 +188,24 @@ def event_to_dict(ev: AuditEvent) -> dict[str, Any]:
     }
 
 
+def _name(target) -> str:
+    return f"audit checkpoint {target.id}" if isinstance(target, AuditCheckpoint) else f"audit event {target.id}"
+
+
 @event.listens_for(AuditEvent, "before_update")
+@event.listens_for(AuditCheckpoint, "before_update")
 def _refuse_update(_mapper, _connection, target):
-    raise AuditImmutableError(f"audit event {target.id} is append-only and cannot be changed")
+    raise AuditImmutableError(f"{_name(target)} is append-only and cannot be changed")
 
 
 @event.listens_for(AuditEvent, "before_delete")
+@event.listens_for(AuditCheckpoint, "before_delete")
 def _refuse_delete(_mapper, _connection, target):
-    raise AuditImmutableError(f"audit event {target.id} is append-only and cannot be deleted")
+    raise AuditImmutableError(f"{_name(target)} is append-only and cannot be deleted")
 
 
 @event.listens_for(Session, "do_orm_execute")
 def _refuse_bulk(state):
     if (state.is_update or state.is_delete) and state.bind_mapper is not None \
-            and state.bind_mapper.class_ is AuditEvent:
-        raise AuditImmutableError("audit events are append-only: bulk UPDATE/DELETE refused")
+            and state.bind_mapper.class_ in (AuditEvent, AuditCheckpoint):
+        raise AuditImmutableError("the audit trail is append-only: bulk UPDATE/DELETE refused")

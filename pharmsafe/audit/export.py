@@ -4,11 +4,13 @@ Lines are written from the stored text directly: the payload is already canonica
 line is byte for byte json.dumps(event_to_dict(event)) without parsing and re-encoding it."""
 from __future__ import annotations
 
+import logging
 from json.encoder import encode_basestring as _quote
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from sqlalchemy import String, type_coerce
 
+from pharmsafe.audit.anchor import anchor_quietly, current_anchoring
 from pharmsafe.audit.chain import instant_text
 from pharmsafe.audit.query import AuditFilters, filtered_events
 from pharmsafe.db import read_only_session
@@ -21,6 +23,8 @@ EXPORT_FORMATS = {
 }
 CSV_COLUMNS = ("id", "occurred_at", "action", "actor", "subject", "policy", "payload", "prev_hash", "hash")
 BATCH = 2000
+FROM_APP = object()
+log = logging.getLogger("pharmsafe.audit")
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -101,10 +105,68 @@ def export_chunks(batches: Iterable[list[tuple]], fmt: str) -> Iterator[str]:
         yield "".join(map(line, batch))
 
 
-def export_rows(factory, filters: AuditFilters, fmt: str) -> Iterator[str]:
-    """Stream from a read-only session of its own (the request's has been committed and closed)."""
+class ExportFailed(RuntimeError):
+    """An export stopped before its end. Raised from inside the stream, so that a server aborts the
+    response (the client sees a broken transfer, never a short file that looks whole)."""
+
+    def __init__(self, events: int, cause: BaseException):
+        super().__init__(f"the audit export stopped after {events} events ({type(cause).__name__})")
+        self.events = events
+
+
+def export_rows(factory, filters: AuditFilters, fmt: str, *, on_complete: Callable[[int], None] | None = None,
+                anchoring=FROM_APP, clock=None) -> Iterator[str]:
+    """Start an export and return its chunks.
+
+    What can fail before the first byte fails here, in the caller: the export's query is tried at
+    once (its first row, on a read-only session of its own that is closed again), so an unreachable
+    or unreadable database raises before any response is begun. The stream itself opens its own
+    read-only session when it is first read (the request's has been committed and closed by then),
+    and a failure while streaming raises ExportFailed from inside the iterator. Once the last chunk
+    is out, ``on_complete(events)`` runs (it records ``audit.exported``: an export is recorded only
+    once it completed; an error there also breaks the stream), then the chain is anchored (when
+    anchoring is configured; by default that of the Flask app in context, with its clock)."""
+    if anchoring is FROM_APP or clock is None:
+        app_anchoring, app_clock = _app_defaults()
+        anchoring = app_anchoring if anchoring is FROM_APP else anchoring
+        clock = clock or app_clock
     with read_only_session(factory) as session:
         try:
-            yield from export_chunks(iter_batches(session, filters), fmt)
+            session.execute(filtered_events(filters).with_only_columns(AuditEvent.id).limit(1)).first()
         finally:
             session.rollback()
+    return _stream(factory, filters, fmt, on_complete, anchoring, clock)
+
+
+def _app_defaults():
+    from flask import current_app, has_app_context
+
+    if not has_app_context():
+        return None, None
+    return current_anchoring(), current_app.extensions["pharmsafe"]["clock"]
+
+
+def _stream(factory, filters, fmt, on_complete, anchoring, clock) -> Iterator[str]:
+    counted = [0]
+
+    def counting(batches):
+        # A batch counts once the consumer comes back for the next one: its chunk is out.
+        for batch in batches:
+            yield batch
+            counted[0] += len(batch)
+
+    try:
+        with read_only_session(factory) as session:
+            try:
+                yield from export_chunks(counting(iter_batches(session, filters)), fmt)
+            finally:
+                session.rollback()
+        if on_complete is not None:
+            on_complete(counted[0])
+    except GeneratorExit:  # the consumer stopped reading: not completed, nothing recorded
+        raise
+    except Exception as exc:
+        log.error("audit export failed after %s events: %s", counted[0], type(exc).__name__)
+        raise ExportFailed(counted[0], exc) from exc
+    if anchoring is not None and clock is not None:
+        anchor_quietly(anchoring, factory, clock.now(), why="an export")

@@ -46,8 +46,19 @@ class AuditEventOut(Schema):
     hash = fields.String()
 
 
+class AnchorOut(Schema):
+    line = fields.Integer()
+    count = fields.Integer()
+    head_event_id = fields.Integer()
+    head_hash = fields.String()
+    anchored_at = fields.String()
+    key_id = fields.String()
+
+
 class VerificationOut(Schema):
     intact = fields.Boolean()
     events = fields.Integer()
     head = fields.String()
     first_broken = fields.Integer(allow_none=True)
+    anchor = fields.Nested(AnchorOut, allow_none=True)
+    after_anchor = fields.Integer()
