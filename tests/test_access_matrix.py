@@ -7,8 +7,11 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from pharmsafe.models import ApiToken, LabResult, User
+from pharmsafe.models import ApiToken, LabResult, SignInCounter, User
+from pharmsafe.services.context import Ctx
+from pharmsafe.services.users import open_web_session
 from tests.support import World
+from tests.web.conftest import Pages
 
 ANON, ADMIN, DOC, OTHER_DOC, RPH, OTHER_RPH, AUDITOR = (
     "anonymous", "admin", "prescriber", "other_prescriber", "pharmacist", "other_pharmacist", "auditor")
@@ -61,6 +64,16 @@ POLICY = {
     ("POST", "/login"): PUBLIC,
     ("POST", "/logout"): SIGNED_IN,
     ("GET", "/"): SIGNED_IN,
+    # A person's own sessions and password; another's session is a 404 to everyone but its owner.
+    ("GET", "/account/sessions"): SIGNED_IN,
+    ("POST", "/account/sessions/<int:session_id>/end"): SIGNED_IN,
+    ("POST", "/account/sessions/end-others"): SIGNED_IN,
+    ("GET", "/account/password"): SIGNED_IN,
+    ("POST", "/account/password"): SIGNED_IN,
+    ("GET", "/api/v1/sign-in-locks"): {ADMIN},
+    ("DELETE", "/api/v1/sign-in-locks/<int:lock_id>"): {ADMIN},
+    ("GET", "/admin/sign-in-locks"): {ADMIN},
+    ("POST", "/admin/sign-in-locks/<int:lock_id>/lift"): {ADMIN},
     **{(m, r): {ADMIN} for m, r in (
         ("GET", "/admin/"), ("GET", "/admin/pharmacies"), ("GET", "/admin/pharmacies/new"),
         ("POST", "/admin/pharmacies/new"), ("GET", "/admin/pharmacies/<int:pharmacy_id>"),
@@ -111,6 +124,12 @@ def scene(app, client):
     _, auditor = world.user("auditor")
     spare, _ = world.user("auditor")
     lab = next(r for r in doc.ok("GET", f"/patients/{patient['id']}")["lab_results"])
+    # A sign-in lock's row (one failure on the spare account) and a session of the spare user.
+    Pages(app.test_client()).login(spare["email"], "not the password")
+    with app.extensions["pharmsafe"]["session_factory"]() as s:
+        lock_id = s.scalar(select(SignInCounter.id).order_by(SignInCounter.id))
+        spare_session, _sid = open_session(app, s, spare["id"])
+        s.commit()
     with app.extensions["pharmsafe"]["session_factory"]() as s:
         token_id = s.scalar(select(ApiToken.id).where(ApiToken.user_id == spare["id"]))
         users = {t: s.scalar(select(User.id).join(ApiToken).where(ApiToken.token_hash == _hash(a.token)))
@@ -122,7 +141,8 @@ def scene(app, client):
     values = {"user_id": spare["id"], "token_id": token_id, "pharmacy_id": rx["pharmacy_id"],
               "prescriber_id": rx["prescriber_id"], "patient_id": patient["id"], "evidence_id": lab["id"],
               "prescription_id": rx["id"], "authorization_id": decision["authorization"]["id"],
-              "collection": "lab-results", "filename": "pharmsafe.css"}
+              "collection": "lab-results", "filename": "pharmsafe.css", "lock_id": lock_id,
+              "session_id": spare_session.id}
     return apis, users, values
 
 
@@ -137,12 +157,20 @@ def concrete(rule: str, values: dict) -> str:
     return re.sub(r"<(?:[^:>]+(?:\([^)]*\))?:)?([a-z_]+)>", lambda m: str(values[m.group(1)]), rule)
 
 
+def open_session(app, session, user_id):
+    ext = app.extensions["pharmsafe"]
+    ctx = Ctx(session=session, actor=f"user:{user_id}", now=ext["clock"].now(), config=ext["program"])
+    return open_web_session(ctx, session.get(User, user_id), client_address="127.0.0.1", user_agent="matrix")
+
+
 def web_client(app, user_id):
     client = app.test_client()
     if user_id is not None:
-        now = app.extensions["pharmsafe"]["clock"].now().timestamp()
+        with app.extensions["pharmsafe"]["session_factory"]() as s:
+            _row, sid = open_session(app, s, user_id)
+            s.commit()
         with client.session_transaction() as sess:
-            sess.update(user_id=user_id, signed_in_at=now, seen_at=now)
+            sess["sid"] = sid
     return client
 
 

@@ -12,6 +12,9 @@ from tests.conftest import TEST_SETTINGS
 from tests.support import World
 from tests.web.conftest import Pages
 
+# Production refuses a secret key written in the repository; these tests bring one of their own.
+PRODUCTION_SECRET = "a-production-secret-of-this-test-only-0123456789"
+
 
 @pytest.mark.parametrize("path", ["/api/v1/openapi.json", "/api/v1/patients", "/healthz", "/readyz", "/login",
                                   "/pharmacist/", "/nowhere", "/api/v1/nowhere"])
@@ -27,8 +30,8 @@ def test_plain_http_is_served_without_redirecting_to_https(tmp_path, sqlite_temp
     import shutil
 
     shutil.copy(sqlite_template, tmp_path / "db.sqlite")
-    app = create_app(dict(TEST_SETTINGS, ENV="production", DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite'}"),
-                     clock=clock)
+    app = create_app(dict(TEST_SETTINGS, ENV="production", SECRET_KEY=PRODUCTION_SECRET,
+                          DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite'}"), clock=clock)
     try:
         resp = app.test_client().get("/login", base_url="http://pharmacy.example")
         assert resp.status_code == 200
@@ -37,15 +40,29 @@ def test_plain_http_is_served_without_redirecting_to_https(tmp_path, sqlite_temp
 
 
 @pytest.mark.parametrize("env,secure", [("production", True), ("testing", True), ("development", False)])
-def test_session_cookie_flags(tmp_path, sqlite_template, clock, env, secure):
+def test_session_and_device_cookie_flags(tmp_path, sqlite_template, clock, env, secure):
     import shutil
 
+    from pharmsafe.services.context import Ctx
+    from pharmsafe.services.users import create_user
+
     shutil.copy(sqlite_template, tmp_path / "db.sqlite")
-    app = create_app(dict(TEST_SETTINGS, ENV=env, DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite'}"), clock=clock)
+    secret = PRODUCTION_SECRET if env == "production" else TEST_SETTINGS["SECRET_KEY"]
+    app = create_app(dict(TEST_SETTINGS, ENV=env, SECRET_KEY=secret, DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite'}"),
+                     clock=clock)
     try:
         cookie = app.test_client().get("/login").headers.get("Set-Cookie", "")
         assert "session=" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
         assert ("Secure" in cookie) is secure
+        ext = app.extensions["pharmsafe"]
+        with ext["session_factory"]() as s:
+            create_user(Ctx(session=s, actor="system:test", now=ext["clock"].now(), config=ext["program"]),
+                        email="a@example.com", role="auditor", password="a long password")
+            s.commit()
+        resp = Pages(app.test_client()).login("a@example.com", "a long password")
+        (device,) = [c for c in resp.headers.getlist("Set-Cookie") if c.startswith("pharmsafe_device=")]
+        assert "HttpOnly" in device and "SameSite=Strict" in device and "Path=/login" in device
+        assert ("Secure" in device) is secure
     finally:
         app.extensions["pharmsafe"]["engine"].dispose()
 
@@ -64,7 +81,7 @@ def test_sign_in_rotates_the_session(app, client):
     resp = Pages(client).login("a@example.com", "a long password")
     assert resp.status_code == 302
     with client.session_transaction() as sess:
-        assert "planted" not in sess and sess["user_id"]
+        assert "planted" not in sess and sess["sid"] and "user_id" not in sess
 
 
 def test_logs_and_error_pages_hold_no_names_passwords_tokens_or_traces(app, client, caplog, monkeypatch):

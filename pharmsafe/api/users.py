@@ -1,13 +1,35 @@
-"""Users and API tokens (admin)."""
+"""Users, API tokens and sign-in locks (admin)."""
 from __future__ import annotations
 
 from flask import jsonify
+from marshmallow import Schema, fields
 
 from pharmsafe.api import api_bp
-from pharmsafe.api.common import current_user, ctx, load_body, roles
+from pharmsafe.api.common import current_user, ctx, load_body, load_query, paginate, roles
+from pharmsafe.models import SignInCounter
+from pharmsafe.schemas.common import Instant, PageQuery
 from pharmsafe.schemas.users import TokenOut, UserIn, UserOut, UserPatch
+from pharmsafe.services import signin
 from pharmsafe.services import users as svc
 from pharmsafe.services.errors import Forbidden
+from pharmsafe.transactions import now
+
+
+class SignInLockOut(Schema):
+    """A sign-in lock: an account (the email as typed, and the user it names, if any), a client
+    address, or a device (a browser of a user) refused for failed sign-ins until ``locked_until``
+    (null once lifted or run out)."""
+    id = fields.Integer(required=True)
+    scope = fields.String(required=True, metadata={"enum": list(signin.LOCK_SCOPES)})
+    user_id = fields.Integer(allow_none=True, required=True)
+    email = fields.String(allow_none=True, required=True)
+    client_address = fields.String(allow_none=True, required=True)
+    failures = fields.Integer(required=True)
+    locked_until = Instant(allow_none=True, required=True)
+
+
+def _lock_out(counter: SignInCounter) -> dict:
+    return SignInLockOut().dump(signin.lock_facts(counter))
 
 
 @api_bp.post("/users")
@@ -28,7 +50,7 @@ def create_user():
 def update_user(user_id: int):
     c = ctx()
     svc.get_user(c, user_id)
-    user = svc.update_user(c, user_id, load_body(UserPatch(), partial=True))
+    user = svc.update_user(c, user_id, load_body(UserPatch(), partial=True), source="api")
     return jsonify(UserOut().dump(user))
 
 
@@ -48,3 +70,17 @@ def revoke_token(token_id: int):
     if user.role != "admin" and row.user_id != user.id:
         raise Forbidden("Only an admin or the token's owner may revoke it.")
     return jsonify(TokenOut().dump(svc.revoke_api_token(c, token_id)))
+
+
+@api_bp.get("/sign-in-locks")
+@roles("admin")
+def list_sign_in_locks():
+    cursor = load_query(PageQuery()).get("cursor")
+    return jsonify(paginate(signin.locks_in_force(now()), SignInCounter.id, cursor, _lock_out))
+
+
+@api_bp.delete("/sign-in-locks/<int:lock_id>")
+@roles("admin")
+def lift_sign_in_lock(lock_id: int):
+    counter, _lifted = signin.lift_lock(ctx(), lock_id, source="api")
+    return jsonify(_lock_out(counter))

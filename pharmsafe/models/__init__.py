@@ -3,10 +3,10 @@ from pharmsafe.models.audit import AuditCheckpoint, AuditEvent, SchedulerHeartbe
 from pharmsafe.models.evidence import Attestation, LabResult, PregnancyTest, TransferIn
 from pharmsafe.models.prescriptions import Authorization, Decision, Dispense, Prescription
 from pharmsafe.models.registry import Patient, Pharmacy, Prescriber
-from pharmsafe.models.users import ApiToken, IdempotencyRecord, LoginFailure, User
+from pharmsafe.models.users import ApiToken, IdempotencyRecord, SignInCounter, User, WebSession
 
 __all__ = [
     "ApiToken", "Attestation", "AuditCheckpoint", "AuditEvent", "Authorization", "Decision",
-    "Dispense", "IdempotencyRecord", "LabResult", "LoginFailure", "Patient", "Pharmacy", "PregnancyTest",
-    "Prescriber", "Prescription", "SchedulerHeartbeat", "TransferIn", "User",
+    "Dispense", "IdempotencyRecord", "LabResult", "Patient", "Pharmacy", "PregnancyTest",
+    "Prescriber", "Prescription", "SchedulerHeartbeat", "SignInCounter", "TransferIn", "User", "WebSession",
 ]

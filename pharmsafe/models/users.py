@@ -55,14 +55,51 @@ class IdempotencyRecord(Base):
     response_body: Mapped[str | None] = mapped_column(Text)
 
 
-class LoginFailure(Base):
-    """A failed sign-in, kept in the database so that the limit holds across workers and hosts.
-    Rows older than the window are pruned as new failures arrive; an account's rows are removed
-    when it signs in."""
+class WebSession(Base):
+    """A web sign-in. The browser's cookie holds a random session id; only its SHA-256 is kept
+    here, so the table alone never lets anyone resume a session. A session ends when this row says
+    so (sign-out, deactivation, a password change, the person ending it elsewhere) or when it passes
+    its idle or absolute limit."""
 
-    __tablename__ = "login_failures"
+    __tablename__ = "web_sessions"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str] = mapped_column(String(254), index=True)
-    client_address: Mapped[str] = mapped_column(String(64), index=True)
-    failed_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    end_reason: Mapped[str | None] = mapped_column(String(32))
+    client_address: Mapped[str] = mapped_column(String(64))
+    user_agent: Mapped[str] = mapped_column(String(255))
+    # A secret to show this session once on the next page (a new API token after a redirect): kept
+    # for minutes at most, and removed when it is shown or the session ends.
+    reveal_subject: Mapped[str | None] = mapped_column(String(64))
+    reveal_secret: Mapped[str | None] = mapped_column(String(255))
+    reveal_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
+
+
+class SignInCounter(Base):
+    """Failed sign-ins counted per scope, one row a key, locked while a sign-in decides, so that
+    concurrent guesses are counted one after the other.
+
+    scope `account` (key: the email as typed, lower-cased), `address` (the client address) and
+    `device` (`<user id>:<nonce>` of a device cookie): `failures` since `window_started_at`, and
+    `locked_until` once they reach the scope's limit. Scope `throttled` (key: `<address> <email>`)
+    counts the throttled attempts of one account and address that the audit trail has not been told
+    of yet: the first of a window is an event, the rest travel as `throttled_before` in that pair's
+    next event."""
+
+    __tablename__ = "sign_in_counters"
+    __table_args__ = (UniqueConstraint("scope", "key", name="uq_sign_in_counters_scope_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(320))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    window_started_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    throttled: Mapped[int] = mapped_column(Integer, default=0)

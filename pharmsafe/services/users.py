@@ -1,18 +1,31 @@
-"""Users, passwords and API tokens."""
+"""Users, passwords, API tokens and web sessions."""
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
+from datetime import datetime, timedelta
 from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, delete, func, or_, select
 
 from pharmsafe.audit import append_event
-from pharmsafe.models import ApiToken, Pharmacy, Prescriber, User
+from pharmsafe.models import ApiToken, Pharmacy, Prescriber, User, WebSession
 from pharmsafe.services.context import Ctx
 from pharmsafe.services.errors import Conflict, NotFound, ValidationFailed
+
+# A web sign-in lasts a working day at most, whatever the browser keeps, and ends after half an hour
+# without a request.
+SESSION_MAX_AGE = timedelta(hours=12)
+SESSION_IDLE = timedelta(minutes=30)
+# How long a secret waits for the page that shows it once (the redirect after issuing a token).
+REVEAL_FOR = timedelta(minutes=5)
+# Why a session ended, as `session.ended` records it.
+END_REASONS = ("signed_out", "replaced", "ended_by_user", "deactivated", "password_changed")
+# What a session row keeps of the request's own text: nothing the databases cannot store.
+_UNSTORABLE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 
 # argon2id with argon2-cffi's defaults (t=3, m=64 MiB, p=4): above OWASP's minimum (m=19 MiB, t=2, p=1).
 _hasher = PasswordHasher()
@@ -20,13 +33,19 @@ _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 
 
+def _password_bytes(password: str) -> bytes:
+    # UTF-8, with a lone surrogate (JSON's "\ud800") kept as its code unit rather than refused:
+    # any text a person can type hashes, and the same text always hashes the same.
+    return password.encode("utf-8", "surrogatepass")
+
+
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher.hash(_password_bytes(password))
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _hasher.verify(password_hash or _DUMMY_HASH, _password_bytes(password)) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 
@@ -84,7 +103,7 @@ def create_user(ctx: Ctx, *, email: str, role: str, prescriber_id: int | None = 
     return user, token
 
 
-def update_user(ctx: Ctx, user_id: int, data: dict[str, Any]) -> User:
+def update_user(ctx: Ctx, user_id: int, data: dict[str, Any], *, source: str = "api") -> User:
     user = get_user(ctx, user_id)
     changes = {}
     if "role" in data and data["role"] != user.role:
@@ -97,8 +116,25 @@ def update_user(ctx: Ctx, user_id: int, data: dict[str, Any]) -> User:
     if changes:
         ctx.session.flush()
         append_event(ctx.session, action="user.changed", actor=ctx.actor, subject=f"user:{user.id}",
-                     now=ctx.now, payload={"changes": changes})
+                     now=ctx.now, payload={"changes": changes, "source": source})
+    if changes.get("active") == [True, False]:
+        # Ended, not only refused while inactive: a cookie saved before the deactivation must not
+        # work again after a reactivation.
+        end_user_sessions(ctx, user.id, "deactivated", source=source)
     return user
+
+
+def change_password(ctx: Ctx, user_id: int, password_hash: str, *, keep_session_id: int | None = None,
+                    source: str = "web") -> list[int]:
+    """Set a new password (hashed by the caller, before its write transaction begins: hashing is
+    slow, and on SQLite a write transaction holds the database's only write lock) and end every
+    session of the user but ``keep_session_id``. Returns the ids of the sessions it ended."""
+    user = get_user(ctx, user_id)
+    user.password_hash = password_hash
+    ctx.session.flush()
+    append_event(ctx.session, action="user.changed", actor=ctx.actor, subject=f"user:{user.id}", now=ctx.now,
+                 payload={"changes": {"password": "changed"}, "source": source})
+    return end_user_sessions(ctx, user.id, "password_changed", keep_session_id=keep_session_id, source=source)
 
 
 def issue_api_token(ctx: Ctx, user_id: int) -> tuple[ApiToken, str]:
@@ -139,3 +175,135 @@ def user_for_token(session, token: str) -> User | None:
     if row is None or row.revoked_at is not None or not row.user.active:
         return None
     return row.user
+
+
+# Web sessions: the browser's cookie carries a random id; the row keeps its SHA-256.
+
+def hash_session_id(session_id: str) -> str:
+    return hashlib.sha256(session_id.encode("utf-8")).hexdigest()
+
+
+def _storable(value: str | None, size: int) -> str:
+    return _UNSTORABLE.sub("\ufffd", value or "")[:size]
+
+
+def open_web_session(ctx: Ctx, user: User, *, client_address: str, user_agent: str) -> tuple[WebSession, str]:
+    """A new session for ``user``: the row, and the id for the cookie (32 random bytes, never stored).
+    The user's sessions that ended or ran out are removed on the way (the audit trail keeps their story)."""
+    session_id = secrets.token_urlsafe(32)
+    _prune_sessions(ctx, user.id)
+    row = WebSession(user_id=user.id, token_hash=hash_session_id(session_id), created_at=ctx.now,
+                     last_seen_at=ctx.now, client_address=_storable(client_address, 64) or "unknown",
+                     user_agent=_storable(user_agent, 255))
+    ctx.session.add(row)
+    ctx.session.flush()
+    return row, session_id
+
+
+def _prune_sessions(ctx: Ctx, user_id: int) -> None:
+    stale = (select(WebSession.id)
+             .where(WebSession.user_id == user_id,
+                    or_(WebSession.ended_at.is_not(None), WebSession.created_at < ctx.now - SESSION_MAX_AGE,
+                        WebSession.last_seen_at < ctx.now - SESSION_IDLE))
+             # A row another request holds (it is reading or ending it) is left for next time.
+             .with_for_update(skip_locked=True))
+    ids = ctx.session.scalars(stale).all()
+    if ids:
+        ctx.session.execute(delete(WebSession).where(WebSession.id.in_(ids)))
+
+
+def is_live(row: WebSession, now: datetime) -> bool:
+    return (row.ended_at is None and now - row.created_at <= SESSION_MAX_AGE
+            and now - row.last_seen_at <= SESSION_IDLE)
+
+
+_SESSION_BY_HASH = select(WebSession).where(WebSession.token_hash == bindparam("token_hash"))
+
+
+def web_session_for(session, session_id: str, now: datetime) -> WebSession | None:
+    """The live session this id names, its user active, locked for the request that uses it (it
+    records the request as the session's latest); None for anything else."""
+    if not session_id or len(session_id) > 200:
+        return None
+    row = session.scalar(_SESSION_BY_HASH.with_for_update(of=WebSession.__table__),
+                         {"token_hash": hash_session_id(session_id)})
+    if row is None or not is_live(row, now) or not row.user.active:
+        return None
+    row.last_seen_at = now
+    if row.reveal_until is not None and row.reveal_until < now:
+        _forget_reveal(row)
+    return row
+
+
+def peek_web_session(session, session_id: str, now: datetime) -> tuple[int, str | None] | None:
+    """The user id and password hash behind a live session id, read only (no lock, no write)."""
+    if not session_id or len(session_id) > 200:
+        return None
+    row = session.scalar(_SESSION_BY_HASH, {"token_hash": hash_session_id(session_id)})
+    if row is None or not is_live(row, now) or not row.user.active:
+        return None
+    return row.user_id, row.user.password_hash
+
+
+def end_web_session(ctx: Ctx, row: WebSession, reason: str, *, source: str = "web") -> bool:
+    """End one session now (audited as `session.ended`); False when it had ended already."""
+    assert reason in END_REASONS, reason
+    if row.ended_at is not None:
+        return False
+    row.ended_at, row.end_reason = ctx.now, reason
+    _forget_reveal(row)
+    ctx.session.flush()
+    append_event(ctx.session, action="session.ended", actor=ctx.actor, subject=f"session:{row.id}", now=ctx.now,
+                 payload={"user_id": row.user_id, "reason": reason, "source": source})
+    return True
+
+
+def end_user_sessions(ctx: Ctx, user_id: int, reason: str, *, keep_session_id: int | None = None,
+                      source: str = "web") -> list[int]:
+    """End every live session of the user (but ``keep_session_id``), at once. One that ran out of
+    time already works no more, and is left to be removed at the user's next sign-in."""
+    query = (_live(select(WebSession), user_id, ctx.now).order_by(WebSession.id)
+             .with_for_update(of=WebSession.__table__))
+    ended = []
+    for row in ctx.session.scalars(query).unique():
+        if row.id != keep_session_id and end_web_session(ctx, row, reason, source=source):
+            ended.append(row.id)
+    return ended
+
+
+def live_sessions(ctx: Ctx, user_id: int) -> list[WebSession]:
+    """The user's sessions that still work, newest first."""
+    query = _live(select(WebSession), user_id, ctx.now).order_by(WebSession.id.desc())
+    return list(ctx.session.scalars(query).unique())
+
+
+def _live(query, user_id: int, now: datetime):
+    """``query`` narrowed to the user's sessions that still work (as is_live judges one row)."""
+    return query.where(WebSession.user_id == user_id, WebSession.ended_at.is_(None),
+                       WebSession.created_at >= now - SESSION_MAX_AGE, WebSession.last_seen_at >= now - SESSION_IDLE)
+
+
+def own_session(ctx: Ctx, user_id: int, session_id: int) -> WebSession:
+    """One of the user's own sessions, by row id; anyone else's is as unknown as a missing one."""
+    row = ctx.session.get(WebSession, session_id, with_for_update={"of": WebSession.__table__})
+    if row is None or row.user_id != user_id:
+        raise NotFound(f"Session {session_id} does not exist.")
+    return row
+
+
+def hold_reveal(ctx: Ctx, row: WebSession, subject: str, secret: str) -> None:
+    """Keep ``secret`` for this session's next page about ``subject``, to be shown there once."""
+    row.reveal_subject, row.reveal_secret, row.reveal_until = subject, secret, ctx.now + REVEAL_FOR
+
+
+def take_reveal(row: WebSession | None, subject: str, now: datetime) -> str | None:
+    """The secret held for ``subject``, removed as it is read (a reload shows nothing)."""
+    if row is None or row.reveal_subject != subject or row.reveal_until is None or row.reveal_until < now:
+        return None
+    secret = row.reveal_secret
+    _forget_reveal(row)
+    return secret
+
+
+def _forget_reveal(row: WebSession) -> None:
+    row.reveal_subject = row.reveal_secret = row.reveal_until = None

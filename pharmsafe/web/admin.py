@@ -1,19 +1,22 @@
 """Admin pages: pharmacies and prescribers (register, edit; a lapse shows what it reversed), users
-(create, deactivate, reactivate) and API tokens (issue, shown once; revoke)."""
+(create, deactivate, reactivate), API tokens (issue, shown once; revoke) and sign-in locks (see,
+lift). Every form that changes something answers with a redirect (post, redirect, get), so that a
+reload repeats the page, never the change; a new token waits server-side, for this session only,
+for the page the redirect leads to, and is gone once shown."""
 from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
-from pharmsafe.models import ApiToken, Authorization, Pharmacy, Prescriber, User
+from pharmsafe.models import ApiToken, Authorization, Pharmacy, Prescriber, SignInCounter, User
 from pharmsafe.models.users import ROLES
 from pharmsafe.schemas.registry import PRESCRIBER_STATUSES, PharmacyIn, PrescriberIn
 from pharmsafe.schemas.users import UserIn, UserPatch
-from pharmsafe.services import registry, users
-from pharmsafe.transactions import get_session, make_ctx
+from pharmsafe.services import registry, signin, users
+from pharmsafe.transactions import get_session, make_ctx, now
 from pharmsafe.web.forms import Form, attempt
 from pharmsafe.web.notices import report_reversed
-from pharmsafe.web.session import current_user, guard
+from pharmsafe.web.session import current_user, current_web_session, guard
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 bp.before_request(guard("admin"))
@@ -39,7 +42,8 @@ def index():
               for model in (Pharmacy, Prescriber, User)}
     active_auths = session.scalar(select(func.count()).select_from(Authorization)
                                   .where(Authorization.status == "active"))
-    return render_template("admin/index.html", counts=counts, active_auths=active_auths)
+    locks = session.scalar(select(func.count()).select_from(signin.locks_in_force(now()).subquery()))
+    return render_template("admin/index.html", counts=counts, active_auths=active_auths, locks=locks)
 
 
 # Pharmacies and prescribers share one shape: a list, a create form and an edit form.
@@ -147,13 +151,11 @@ def users_list():
     return render_template("admin/user_list.html", rows=rows, limit=LIST_LIMIT)
 
 
-
-def _user_page(user: User, *, new_token: str | None = None, status: int = 200):
-    session = get_session()
-    tokens = session.scalars(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id.desc())).all()
-    return render_template("admin/user.html", user=user, tokens=tokens, new_token=new_token,
-                           prescriber=session.get(Prescriber, user.prescriber_id) if user.prescriber_id else None,
-                           pharmacy=session.get(Pharmacy, user.pharmacy_id) if user.pharmacy_id else None), status
+def _show_token_once(ctx, user_id: int, token: str):
+    """Keep the new token for this admin's next view of the user's page, then redirect there. The
+    token never goes into the URL, a cookie or a log."""
+    users.hold_reveal(ctx, current_web_session(), f"user:{user_id}", token)
+    return redirect(url_for("admin.user", user_id=user_id), 303)
 
 
 @bp.route("/users/new", methods=["GET", "POST"])
@@ -178,14 +180,20 @@ def new_user():
     user, token = result
     flash(f"User #{user.id} created.", "success")
     if token:
-        # Shown in this answer only: the token never goes into a redirect, a cookie or a log.
-        return _user_page(user, new_token=token, status=201)
+        return _show_token_once(ctx, user.id, token)
     return redirect(url_for("admin.user", user_id=user.id), 303)
 
 
 @bp.get("/users/<int:user_id>")
 def user(user_id: int):
-    return _user_page(users.get_user(_ctx(), user_id))
+    target = users.get_user(_ctx(), user_id)
+    session = get_session()
+    tokens = session.scalars(select(ApiToken).where(ApiToken.user_id == target.id).order_by(ApiToken.id.desc())).all()
+    return render_template(
+        "admin/user.html", user=target, tokens=tokens,
+        new_token=users.take_reveal(current_web_session(), f"user:{target.id}", now()),
+        prescriber=session.get(Prescriber, target.prescriber_id) if target.prescriber_id else None,
+        pharmacy=session.get(Pharmacy, target.pharmacy_id) if target.pharmacy_id else None)
 
 
 @bp.post("/users/<int:user_id>/active")
@@ -194,7 +202,7 @@ def set_active(user_id: int):
     target = users.get_user(ctx, user_id)
     form = Form.from_request()
     ok, _user = attempt(form, lambda: users.update_user(ctx, target.id, UserPatch().load(
-        {"active": form.choice("active", {"yes": True, "no": False})})))
+        {"active": form.choice("active", {"yes": True, "no": False})}), source="web"))
     if not ok:
         reasons = [m for messages in form.errors.values() for m in messages] or [form.message]
         flash("The change was refused: " + " ".join(reasons), "error")
@@ -211,7 +219,7 @@ def issue_token(user_id: int):
     target = users.get_user(ctx, user_id)
     _row, token = users.issue_api_token(ctx, target.id)
     flash("API token issued.", "success")
-    return _user_page(target, new_token=token, status=201)
+    return _show_token_once(ctx, target.id, token)
 
 
 @bp.post("/tokens/<int:token_id>/revoke")
@@ -220,3 +228,22 @@ def revoke_token(token_id: int):
     row = users.revoke_api_token(ctx, token_id)
     flash(f"API token #{row.id} revoked.", "success")
     return redirect(url_for("admin.user", user_id=row.user_id), 303)
+
+
+# Sign-in locks.
+@bp.get("/sign-in-locks")
+def sign_in_locks():
+    session = get_session()
+    rows = session.scalars(signin.locks_in_force(now()).order_by(SignInCounter.id.desc())
+                           .limit(LIST_LIMIT)).all()
+    people = {u.id: u for u in session.scalars(select(User).where(User.id.in_({r.user_id for r in rows if r.user_id})))}
+    return render_template("admin/sign_in_locks.html", locks=[signin.lock_facts(r) for r in rows], people=people,
+                           limit=LIST_LIMIT, limits=signin.Limits())
+
+
+@bp.post("/sign-in-locks/<int:lock_id>/lift")
+def lift_lock(lock_id: int):
+    _lock, was_locked = signin.lift_lock(_ctx(), lock_id, source="web")
+    flash(f"Lock lifted: #{lock_id} refuses no sign-in now." if was_locked else
+          f"Lock #{lock_id} was no longer in force.", "success")
+    return redirect(url_for("admin.sign_in_locks"), 303)

@@ -1,21 +1,29 @@
-"""Who is signed in: Flask's signed cookie session holds the user's id and the sign-in time; the
-user is loaded from the database on every request, so a deactivation refuses the session at once."""
+"""Who is signed in. A web sign-in is a row in the database (pharmsafe.services.users): the signed
+session cookie carries only a random session id, and the row keeps its SHA-256. Every request looks
+the row up, checks the idle and absolute limits and the user's active flag, and records itself as
+the session's latest; sign-out, deactivation and a password change end the row, so every copy of
+the cookie stops working at once.
+
+Device cookies (OWASP): a browser that signed in to an account gets a signed cookie naming the
+account, which exempts it from the sign-in locks others can trip (pharmsafe.services.signin)."""
 from __future__ import annotations
 
+import secrets
+import unicodedata
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import g, redirect, request, session, url_for
+from flask import current_app, g, redirect, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.exc import SQLAlchemyError
 
-from pharmsafe.models import User
+from pharmsafe.models import User, WebSession
+from pharmsafe.services import users
+from pharmsafe.services.context import Ctx
 from pharmsafe.services.errors import Forbidden
+from pharmsafe.services.users import SESSION_IDLE, SESSION_MAX_AGE  # noqa: F401  (the limits live with the rows)
 from pharmsafe.transactions import get_session, now
-
-# A sign-in lasts a working day at most, whatever the browser keeps, and ends after half an hour
-# without a request.
-SESSION_MAX_AGE = timedelta(hours=12)
-SESSION_IDLE = timedelta(minutes=30)
 
 ROLE_HOMES = {
     "admin": "admin.index",
@@ -26,41 +34,112 @@ ROLE_HOMES = {
 ROLE_NAMES = {"admin": "administrators", "prescriber": "prescribers", "pharmacist": "pharmacists",
               "auditor": "auditors"}
 
+DEVICE_COOKIE = "pharmsafe_device"
+DEVICE_MAX_AGE = timedelta(days=90)
+# Accounts remembered per browser (a shared computer at the counter signs in several people).
+DEVICES_PER_BROWSER = 8
+_DEVICE_SALT = "pharmsafe.device-cookie"
+
 
 def current_user() -> User | None:
     if "web_user" not in g:
-        g.web_user = _load_user()
+        row = _load_session()
+        g.web_session, g.web_user = row, (row.user if row else None)
     return g.web_user
 
 
-def _load_user() -> User | None:
-    user_id = session.get("user_id")
-    if user_id is None:
+def current_web_session() -> WebSession | None:
+    current_user()
+    return g.web_session
+
+
+def _load_session() -> WebSession | None:
+    session_id = session.get("sid")
+    if session_id is None:
         return None
-    signed_in_at, seen_at = session.get("signed_in_at"), session.get("seen_at")
-    instant = now().timestamp()
-    fresh = (isinstance(user_id, int) and isinstance(signed_in_at, (int, float)) and isinstance(seen_at, (int, float))
-             and instant - signed_in_at <= SESSION_MAX_AGE.total_seconds()
-             and instant - seen_at <= SESSION_IDLE.total_seconds())
-    user = get_session().get(User, user_id) if fresh else None
-    if user is None or not user.active:
-        session.clear()
-        return None
-    session["seen_at"] = instant
-    return user
+    row = users.web_session_for(get_session(), session_id, now()) if isinstance(session_id, str) else None
+    if row is None:
+        session.pop("sid", None)
+    return row
 
 
-def start_session(user: User) -> None:
-    """A new session: nothing from before the sign-in (a planted session, an old token) carries over."""
+def client_address() -> str:
+    return request.remote_addr or "unknown"
+
+
+def start_session(ctx: Ctx, user: User) -> WebSession:
+    """A new session: nothing from before the sign-in (a planted session, an earlier sign-in in this
+    browser) carries over, and an earlier session of this browser ends."""
+    earlier = current_web_session()
+    if earlier is not None:
+        users.end_web_session(ctx, earlier, "replaced")
+    row, session_id = users.open_web_session(ctx, user, client_address=client_address(),
+                                             user_agent=request.headers.get("User-Agent", ""))
     session.clear()
-    session["user_id"] = user.id
-    session["signed_in_at"] = session["seen_at"] = now().timestamp()
-    g.web_user = user
+    session["sid"] = session_id
+    g.web_session, g.web_user = row, user
+    g.session_started = True
+    return row
 
 
-def end_session() -> None:
+def end_session(ctx: Ctx, reason: str = "signed_out") -> None:
+    row = current_web_session()
+    if row is not None:
+        users.end_web_session(ctx, row, reason)
     session.clear()
-    g.web_user = None
+    g.web_session = g.web_user = None
+
+
+class SessionCookies(SecureCookieSessionInterface):
+    """Flask's signed cookie, except that an answer that is not a success never carries a session
+    begun during its request: a sign-in that fails after the password was accepted (an error while
+    answering, a commit that fails) leaves the browser as it was, and its new row is rolled back."""
+
+    def save_session(self, app, session_, response) -> None:
+        if g.get("session_started") and not 200 <= response.status_code < 400:
+            return
+        super().save_session(app, session_, response)
+
+
+def install_session_cookies(app) -> None:
+    app.session_interface = SessionCookies()
+
+
+# Device cookies: [[user id, nonce, issued (epoch seconds)], ...], newest first, signed.
+
+def _device_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.secret_key, salt=_DEVICE_SALT)
+
+
+def _device_entries() -> list[list]:
+    raw = request.cookies.get(DEVICE_COOKIE)
+    if not raw or len(raw) > 4096:
+        return []
+    try:
+        entries = _device_serializer().loads(raw)
+    except BadSignature:
+        return []
+    oldest = (now() - DEVICE_MAX_AGE).timestamp()
+    return [e for e in entries if isinstance(e, list) and len(e) == 3 and isinstance(e[0], int)
+            and isinstance(e[1], str) and isinstance(e[2], (int, float)) and e[2] >= oldest][:DEVICES_PER_BROWSER] \
+        if isinstance(entries, list) else []
+
+
+def known_devices() -> dict[int, str]:
+    """The accounts this browser signed in to before: user id -> the device cookie's nonce."""
+    devices: dict[int, str] = {}
+    for user_id, nonce, _issued in _device_entries():
+        devices.setdefault(user_id, nonce)
+    return devices
+
+
+def remember_device(response, user: User) -> None:
+    """Name this account in the browser's device cookie (a fresh nonce, the newest entry)."""
+    entries = [[user.id, secrets.token_urlsafe(16), int(now().timestamp())]]
+    entries += [e for e in _device_entries() if e[0] != user.id][:DEVICES_PER_BROWSER - 1]
+    response.set_cookie(DEVICE_COOKIE, _device_serializer().dumps(entries),
+                        max_age=int(DEVICE_MAX_AGE.total_seconds()), path=url_for("auth.login"),
+                        secure=current_app.config["SESSION_COOKIE_SECURE"], httponly=True, samesite="Strict")
 
 
 def home_url(user: User) -> str:
@@ -68,8 +147,13 @@ def home_url(user: User) -> str:
 
 
 def safe_next(target: str | None) -> str | None:
-    """Only a path on this site is followed after sign-in (never another host)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    """Only a path on this site is followed after sign-in (never another host). Control and
+    invisible characters and white space are refused rather than cleaned: browsers drop a tab or a
+    line break inside a URL, so "/\\t/evil.example" would reach another host, and a line break
+    cannot go into a Location header at all."""
+    if not target or len(target) > 2000 or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    if any(ch.isspace() or unicodedata.category(ch)[0] == "C" for ch in target):
         return None
     parts = urlsplit(target)
     return target if not parts.scheme and not parts.netloc else None

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from pharmsafe.models import ApiToken, Authorization, Pharmacy, Prescriber, User
+from pharmsafe.models import ApiToken, AuditEvent, Authorization, Pharmacy, Prescriber, SignInCounter, User
 from tests.support import npi_with_check_digit
 from tests.web.conftest import Pages, field_error, input_value, text
 
@@ -123,12 +123,15 @@ def test_new_user_with_password_signs_in_and_a_token_is_shown_once(seed, admin, 
     resp = admin.submit("/admin/users/new", {"email": "rph@example.test", "role": "pharmacist",
                                              "pharmacy_id": str(pharmacy), "password": "a long enough password",
                                              "issue_token": "yes"})
-    assert resp.status_code == 201
-    token = re.search(r"data-api-token>([^<]+)<", resp.get_data(as_text=True)).group(1)
-    assert "shown only this once" in text(resp)
-    assert client.get("/api/v1/pharmacies", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     with app.extensions["pharmsafe"]["session_factory"]() as s:
         user = s.query(User).filter_by(email="rph@example.test").one()
+    # Post, redirect, get: the token is shown once, on the page the redirect leads to.
+    assert resp.status_code == 303 and resp.headers["Location"] == f"/admin/users/{user.id}"
+    shown = admin.get(resp.headers["Location"])
+    token = re.search(r"data-api-token>([^<]+)<", shown.get_data(as_text=True)).group(1)
+    assert "shown only this once" in text(shown) and f"User #{user.id} created." in text(shown)
+    assert token not in resp.headers["Location"] and token not in resp.get_data(as_text=True)
+    assert client.get("/api/v1/pharmacies", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     assert token not in admin.get(f"/admin/users/{user.id}").get_data(as_text=True)
     assert Pages(app.test_client()).login("rph@example.test", "a long enough password").headers["Location"] == "/pharmacist/"
 
@@ -145,8 +148,8 @@ def test_deactivate_reactivate_issue_and_revoke_tokens(seed, admin, app, client,
         user_id = s.query(User).filter_by(email=email).one().id
     page = f"/admin/users/{user_id}"
     issued = admin.submit(f"/admin/users/{user_id}/tokens", page=page)
-    assert issued.status_code == 201
-    token = re.search(r"data-api-token>([^<]+)<", issued.get_data(as_text=True)).group(1)
+    assert issued.status_code == 303 and issued.headers["Location"] == page
+    token = re.search(r"data-api-token>([^<]+)<", admin.get(page).get_data(as_text=True)).group(1)
     headers = {"Authorization": f"Bearer {token}"}
     assert client.get("/api/v1/audit-events", headers=headers).status_code == 200
 
@@ -179,3 +182,79 @@ def test_a_bad_active_value_changes_nothing(seed, admin, app):
 def test_unknown_records_are_404(admin):
     for path in ("/admin/pharmacies/999999", "/admin/prescribers/999999", "/admin/users/999999"):
         assert admin.get(path).status_code == 404
+
+
+def test_reloading_after_issuing_a_token_issues_no_other(seed, admin, app, count):
+    email = seed.user("auditor")
+    with app.extensions["pharmsafe"]["session_factory"]() as s:
+        user_id = s.query(User).filter_by(email=email).one().id
+    page = f"/admin/users/{user_id}"
+    issued = admin.submit(f"/admin/users/{user_id}/tokens", page=page)
+    assert issued.status_code == 303
+    first = admin.get(issued.headers["Location"])
+    assert re.search(r"data-api-token>([^<]+)<", first.get_data(as_text=True))
+    for _ in range(3):  # the browser's reload repeats the GET, never the POST
+        again = admin.get(issued.headers["Location"])
+        assert again.status_code == 200 and "data-api-token" not in again.get_data(as_text=True)
+    assert count(ApiToken, ApiToken.user_id == user_id) == 1
+
+
+def test_a_token_waiting_to_be_shown_is_for_that_admin_and_that_user_only(seed, admin, signed_in, app):
+    emails = seed.user("auditor"), seed.user("auditor")
+    with app.extensions["pharmsafe"]["session_factory"]() as s:
+        first, second = (s.query(User).filter_by(email=e).one().id for e in emails)
+    issued = admin.submit(f"/admin/users/{first}/tokens", page=f"/admin/users/{first}")
+    other_admin = signed_in(seed.user("admin"))
+    assert "data-api-token" not in other_admin.get(f"/admin/users/{first}").get_data(as_text=True)
+    assert "data-api-token" not in admin.get(f"/admin/users/{second}").get_data(as_text=True)
+    assert "data-api-token" in admin.get(issued.headers["Location"]).get_data(as_text=True)
+
+
+def test_every_admin_form_that_changes_something_redirects(app, seed, admin):
+    """Post, redirect, get: no successful post of the admin pages answers with a page of its own."""
+    email = seed.user("auditor")
+    with app.extensions["pharmsafe"]["session_factory"]() as s:
+        user_id = s.query(User).filter_by(email=email).one().id
+    for n in range(5):
+        Pages(app.test_client()).login(email, "guess")
+    with app.extensions["pharmsafe"]["session_factory"]() as s:
+        lock_id = s.query(SignInCounter).filter_by(scope="account").one().id
+    posts = [
+        ("/admin/pharmacies/new", PHARMACY, "/admin/pharmacies/new"),
+        ("/admin/prescribers/new", PRESCRIBER, "/admin/prescribers/new"),
+        ("/admin/users/new", {"email": "new@example.test", "role": "auditor", "issue_token": "yes"}, "/admin/users/new"),
+        (f"/admin/users/{user_id}/tokens", {}, f"/admin/users/{user_id}"),
+        (f"/admin/users/{user_id}/active", {"active": "no"}, f"/admin/users/{user_id}"),
+        (f"/admin/sign-in-locks/{lock_id}/lift", {}, "/admin/sign-in-locks"),
+    ]
+    for action, data, page in posts:
+        resp = admin.submit(action, data, page=page)
+        assert resp.status_code == 303, (action, resp.status_code)
+
+
+def test_the_locks_page_lists_and_lifts_sign_in_locks(seed, admin, app, count):
+    email = seed.user("pharmacist", pharmacy_id=seed.pharmacy())
+    for n in range(5):
+        Pages(app.test_client()).login(email, "guess", environ_base={"REMOTE_ADDR": f"203.0.113.{n}"})
+    for n in range(20):
+        Pages(app.test_client()).login(f"typo{n}@example.test", "typo", environ_base={"REMOTE_ADDR": "10.8.8.8"})
+    assert Pages(app.test_client()).login(email).status_code == 429
+    assert 'href="/admin/sign-in-locks"' in admin.get("/admin/").get_data(as_text=True)
+    page = admin.get("/admin/sign-in-locks")
+    body = text(page)
+    assert page.status_code == 200 and email in body and "10.8.8.8" in body
+    html = page.get_data(as_text=True)
+    locks = dict((scope, int(lid)) for lid, scope in re.findall(r'data-lock="(\d+)" data-scope="([a-z]+)"', html))
+    assert set(locks) == {"account", "address"}
+    resp = admin.submit(f"/admin/sign-in-locks/{locks['account']}/lift", page="/admin/sign-in-locks")
+    assert resp.status_code == 303 and resp.headers["Location"] == "/admin/sign-in-locks"
+    after = admin.get("/admin/sign-in-locks")
+    assert "Lock lifted" in text(after) and f'data-lock="{locks["account"]}"' not in after.get_data(as_text=True)
+    assert count(AuditEvent, AuditEvent.action == "user.lock_lifted") == 1
+    assert Pages(app.test_client()).login(email).status_code == 302
+    # Lifting a lock that is gone (a second tab, a second click) changes nothing.
+    token = {"csrf_token": admin.csrf_token("/admin/sign-in-locks")}
+    again = admin.client.post(f"/admin/sign-in-locks/{locks['account']}/lift", data=token)
+    assert again.status_code == 303 and count(AuditEvent, AuditEvent.action == "user.lock_lifted") == 1
+    assert "was no longer in force" in text(admin.get("/admin/sign-in-locks"))
+    assert admin.client.post("/admin/sign-in-locks/999999/lift", data=token).status_code == 404

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from pharmsafe.models import AuditEvent
+from pharmsafe.models import AuditEvent, WebSession
 from tests.web.conftest import Pages, field_error, input_value, text
+from tests.web.seed import PASSWORD
 
 HOMES = {"admin": "/admin/", "prescriber": "/prescriber/", "pharmacist": "/pharmacist/", "auditor": "/audit/"}
 
@@ -81,13 +82,14 @@ def test_successful_login_is_audited_and_starts_a_new_session(app, people, count
         sess["planted"] = "by an attacker"
     Pages(client).login(people["auditor"])
     with client.session_transaction() as sess:
-        assert "planted" not in sess and isinstance(sess["user_id"], int)
+        assert "planted" not in sess and isinstance(sess["sid"], str)
     assert count(AuditEvent, AuditEvent.action == "user.login") == 1
+    assert count(WebSession) == 1
 
 
 def test_session_cookie_is_httponly_and_samesite_lax(app, people):
     resp = Pages(app.test_client()).login(people["admin"])
-    cookie = resp.headers["Set-Cookie"]
+    (cookie,) = [c for c in resp.headers.getlist("Set-Cookie") if c.startswith("session=")]
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
 
 
@@ -179,3 +181,85 @@ def test_pages_are_not_cached_or_framed(signed_in, people):
 def test_the_api_still_answers_json_without_a_csrf_token(client):
     resp = client.post("/api/v1/prescriptions", json={})
     assert resp.status_code == 401 and resp.is_json
+
+
+def test_head_of_the_sign_in_page_answers_like_get(client):
+    resp = client.head("/login")
+    assert resp.status_code == 200 and resp.mimetype == "text/html"
+
+
+def test_a_nul_in_the_email_is_refused_like_any_unknown_email(app, people, count):
+    resp = Pages(app.test_client()).login(people["admin"] + "\x00", PASSWORD)
+    assert resp.status_code == 401 and "Email or password is incorrect." in text(resp)
+    assert count(AuditEvent, AuditEvent.action == "user.login_failed", AuditEvent.subject == "user:unknown") == 1
+
+
+@pytest.mark.parametrize("target", ["/admin/\r\nSet-Cookie: planted=1", "/admin/\n", "/\t/evil.example",
+                                    "/admin/\x00", "/ /evil.example", "/admin/\u2028"])
+def test_a_next_with_control_characters_or_spaces_is_ignored_and_the_sign_in_stands(app, people, count, target):
+    pages = Pages(app.test_client())
+    resp = pages.submit("/login", {"email": people["admin"], "password": PASSWORD, "next": target}, page="/login")
+    assert resp.status_code == 302 and resp.headers["Location"] == "/admin/"
+    assert count(AuditEvent, AuditEvent.action == "user.login") == 1
+    assert pages.get("/admin/").status_code == 200
+    # Signed in already, the same target on the sign-in page goes home too.
+    assert pages.get("/login", query_string={"next": target}).headers["Location"] == "/admin/"
+
+
+def test_a_percent_encoded_next_is_followed_as_it_is(app, people):
+    resp = Pages(app.test_client()).submit("/login", {"email": people["pharmacist"], "password": PASSWORD,
+                                                      "next": "/pharmacist/?q=a%0d%0ab"}, page="/login")
+    assert resp.headers["Location"] == "/pharmacist/?q=a%0d%0ab"
+
+
+def test_a_sign_in_that_fails_after_the_password_carries_no_session(app, people, monkeypatch, count):
+    import pharmsafe.web.auth as auth_views
+
+    def broken(_user):
+        raise RuntimeError("the page after the sign-in could not be chosen")
+
+    monkeypatch.setattr(auth_views, "home_url", broken)
+    pages = Pages(app.test_client())
+    resp = pages.login(people["admin"])
+    assert resp.status_code == 500
+    assert not [c for c in resp.headers.getlist("Set-Cookie") if c.startswith(("session=", "pharmsafe_device="))]
+    monkeypatch.undo()
+    assert pages.get("/admin/").status_code == 302
+    assert count(WebSession) == 0 and count(AuditEvent, AuditEvent.action == "user.login") == 0
+
+
+def test_a_browser_that_signed_in_before_is_not_locked_out_by_others(app, people):
+    counter = Pages(app.test_client())  # the pharmacist's own browser at the pharmacy's address
+    assert counter.login(people["pharmacist"]).status_code == 302
+    device = counter.client.get_cookie("pharmsafe_device", path="/login")
+    assert device is not None and device.http_only and device.secure and device.same_site == "Strict"
+    counter.submit("/logout", page="/pharmacist/")
+    # A colleague's typos from another browser behind the same address lock the address...
+    for n in range(20):
+        assert Pages(app.test_client()).login(f"colleague{n}@example.test", "typo").status_code == 401
+    assert Pages(app.test_client()).login(people["auditor"]).status_code == 429
+    # ...and someone elsewhere who knows the pharmacist's email locks the account.
+    for n in range(5):
+        Pages(app.test_client()).login(people["pharmacist"], "guess", environ_base={"REMOTE_ADDR": f"203.0.113.{n}"})
+    assert Pages(app.test_client()).login(people["pharmacist"],
+                                          environ_base={"REMOTE_ADDR": "198.51.100.1"}).status_code == 429
+    # The pharmacist's own browser signs in all the same.
+    resp = counter.login(people["pharmacist"])
+    assert resp.status_code == 302 and resp.headers["Location"] == "/pharmacist/"
+    # A forged or altered device cookie is no exemption.
+    stranger = Pages(app.test_client())
+    stranger.client.set_cookie("pharmsafe_device", device.value[:-2] + "xx", path="/login")
+    assert stranger.login(people["pharmacist"]).status_code == 429
+
+
+def test_one_browser_keeps_a_device_cookie_for_each_account_signed_in_there(app, people):
+    shared = Pages(app.test_client())  # a shared computer at the counter
+    for role in ("pharmacist", "auditor"):
+        assert shared.login(people[role]).status_code == 302
+        shared.submit("/logout", page=HOMES[role])
+    for n in range(20):
+        Pages(app.test_client()).login(f"typo{n}@example.test", "typo")
+    for role in ("pharmacist", "auditor"):
+        assert shared.login(people[role]).status_code == 302
+        shared.submit("/logout", page=HOMES[role])
+    assert shared.login(people["admin"]).status_code == 429
