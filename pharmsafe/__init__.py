@@ -39,12 +39,13 @@ def _configure(app: Flask, settings: dict[str, Any]) -> None:
     )
     app.json.sort_keys = False
     if settings["TRUSTED_PROXY_HOPS"]:
-        from werkzeug.middleware.proxy_fix import ProxyFix
+        from pharmsafe.routing import trusted_proxy
 
         # The client address (sign-in limits per address) comes from X-Forwarded-For, trusting
-        # exactly this many proxies in front; without proxies it is the peer address.
+        # exactly this many proxies in front and only when it is an IP address; without proxies it
+        # is the peer address.
         hops = settings["TRUSTED_PROXY_HOPS"]
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
+        app.wsgi_app = trusted_proxy(app.wsgi_app, hops)
 
 
 def _init_database(app: Flask, settings: dict[str, Any], clock) -> None:

@@ -1,6 +1,7 @@
 """Engine and session factory, built by create_app (or a CLI command), never at import."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sqlalchemy import Engine, MetaData, create_engine, event
@@ -25,15 +26,34 @@ def is_sqlite(engine_or_url) -> bool:
     return url.get_backend_name() == "sqlite"
 
 
+# A SQLite database holds health data: only the service's user may read it. SQLite gives the -wal and
+# -shm files it creates beside the database the database file's own permissions.
+SQLITE_FILE_MODE = 0o600
+
+
 def make_engine(url: str, **kwargs) -> Engine:
     if is_sqlite(url):
         parsed = make_url(url)
-        if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        if parsed.database and parsed.database != ":memory:" and not parsed.query.get("uri"):
+            _create_private(Path(parsed.database))
         engine = create_engine(url, connect_args={"timeout": 30}, **kwargs)
         _configure_sqlite(engine)
         return engine
     return create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def _create_private(path: Path) -> None:
+    """Create the database file (empty: SQLite fills it at the first connection) with mode 0600,
+    whatever the umask, unless it exists already; an existing file keeps the mode it was given."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SQLITE_FILE_MODE)
+    except FileExistsError:
+        return
+    try:
+        os.fchmod(fd, SQLITE_FILE_MODE)  # os.open's mode is narrowed by the umask, never widened
+    finally:
+        os.close(fd)
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -15,6 +15,10 @@ from gunicorn.app.base import BaseApplication
 log = logging.getLogger("pharmsafe.audit")
 
 
+# The access log: the path without its query string, and no Referer (see serve()).
+ACCESS_LOG_FORMAT = '%(h)s %(l)s %(u)s %(t)s "%(m)s %(U)s %(H)s" %(s)s %(b)s "%(a)s" %(L)ss'
+
+
 class _Gunicorn(BaseApplication):
     def __init__(self, options: dict):
         self.options = options
@@ -83,5 +87,8 @@ def serve(*, host: str, port: int, workers: int, embedded_scheduler: bool) -> No
         "on_starting": on_starting,
         "on_exit": on_exit,
         "accesslog": "-",
+        # The path without its query string, and no Referer: the queue's search (?q=) holds patient
+        # names, and a Referer repeats the previous page's query.
+        "access_log_format": ACCESS_LOG_FORMAT,
         "timeout": 60,
     }).run()

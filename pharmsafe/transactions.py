@@ -52,6 +52,17 @@ def finish(response):
     return response
 
 
+def discard() -> None:
+    """Roll back and close the request's session now, ahead of teardown: a request that failed
+    gives up its locks (SQLite's write lock) before anything else is written."""
+    session: Session | None = g.pop("db", None)
+    if session is not None:
+        try:
+            session.rollback()
+        finally:
+            session.close()
+
+
 def _error(status, code, message):
     from flask import make_response
 

@@ -5,9 +5,9 @@ from flask import Response, current_app, jsonify
 
 from pharmsafe.api import api_bp
 from pharmsafe.api.common import ctx, load_query, paginate, roles
-from pharmsafe.audit import append_event, event_to_dict
+from pharmsafe.audit import event_to_dict
 from pharmsafe.audit.anchor import anchoring_for
-from pharmsafe.audit.export import EXPORT_FORMATS, export_rows
+from pharmsafe.audit.export import EXPORT_FORMATS, export_rows, recorder
 from pharmsafe.audit.query import filtered_events, parse_filters
 from pharmsafe.audit.verify import verify_chain
 from pharmsafe.db import read_only_session
@@ -47,15 +47,8 @@ def export_audit_events():
     factory, clock, actor = ext["session_factory"], ext["clock"], c.actor
     payload = {"format": fmt, **{k: v for k, v in query.items() if k != "format"}, "source": "api"}
 
-    def record(events: int) -> None:
-        # Only a completed export is recorded, in a transaction of its own once the last byte is out.
-        with factory() as session:
-            append_event(session, action="audit.exported", actor=actor, subject="audit:export", now=clock.now(),
-                         payload={**payload, "events": events})
-            session.commit()
-
     # Opens the stream now: a database that cannot be read answers the error shape, not a 200.
-    stream = export_rows(factory, filters, fmt, on_complete=record, anchoring=anchoring_for(current_app), clock=clock)
+    stream = export_rows(factory, filters, fmt, on_complete=recorder(factory, clock, actor, payload), anchoring=anchoring_for(current_app), clock=clock)
     mimetype, extension = EXPORT_FORMATS[fmt]
     response = Response(stream, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="audit-events.{extension}"'

@@ -57,11 +57,54 @@ def ctx():
     return make_ctx(current_user().actor)
 
 
+class MalformedBody(DomainError):
+    """400: the body is not JSON this API can read."""
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, problem: str):
+        super().__init__(f"The request body is not usable JSON: {problem}", fields={"_schema": [problem]})
+
+
+# No request body of this API nests deeper than three levels. A body nested far deeper (a thousand
+# arrays inside each other) exhausts the parser's recursion: it is refused here, as malformed, before
+# anything else reads it.
+MAX_JSON_DEPTH = 32
+_TOO_DEEP = (f"Arrays and objects are nested more than {MAX_JSON_DEPTH} levels deep; no request of this "
+             "API needs more than a few.")
+
+
+def _nested_too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether arrays and objects nest deeper than ``limit`` (a top-level object is level 1); walked
+    without recursion."""
+    stack = [(value, 1)] if isinstance(value, (dict, list)) else []
+    while stack:
+        item, depth = stack.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
+    return False
+
+
+def json_body() -> Any:
+    """The body parsed as JSON, keeping numbers exact: a fraction or an exponent becomes a Decimal,
+    never a binary float (1e-400 would arrive as 0.0, and 21 significant digits as 17). Malformed or
+    too deeply nested JSON is a 400 with the error shape."""
+    raw = request.get_data(cache=True)
+    try:
+        data = json.loads(raw, parse_float=Decimal)
+    except RecursionError:
+        raise MalformedBody(_TOO_DEEP) from None
+    except ValueError as exc:  # includes bytes that are not UTF-8
+        raise MalformedBody(f"{exc}.") from None
+    if _nested_too_deep(data):
+        raise MalformedBody(_TOO_DEEP)
+    return data
+
+
 def load_body(schema: Schema, *, partial: bool = False) -> dict[str, Any]:
-    request.get_json(force=True, silent=False)  # malformed JSON: 400, as Flask answers it
-    # Read again keeping numbers exact: a fraction or an exponent becomes a Decimal, never a binary
-    # float (1e-400 would arrive as 0.0, and 21 significant digits as 17).
-    data = json.loads(request.get_data(cache=True), parse_float=Decimal)
+    data = json_body()
     if not isinstance(data, dict):
         raise ValidationError({"_schema": ["The body must be a JSON object."]})
     return schema.load(data, partial=partial)

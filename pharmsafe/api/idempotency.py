@@ -2,14 +2,22 @@
 
 The key is claimed in its own committed transaction before the request runs, so a duplicate that
 arrives meanwhile sees the claim and gets 409 request_in_progress; the answer is stored after the
-request's own transaction has committed, and replayed for the same key and body. Answers of 500 and
-above are not kept: the key is released so the client may retry."""
+request's own transaction has committed, and replayed for the same key and body.
+
+A request that fails releases its claim, so that the client's retry proceeds at once: an answer of 500
+or above, or anything raised before the answer is kept (a commit that fails in a way no error
+handler maps, a worker stopped mid-request). Such a request's transaction is rolled back, so the
+retry starts afresh; in the one case where the request had committed (its answer then could not be
+kept) the retry meets the state it left, and a dispense is refused as already dispensed, never made
+twice. Only a claim whose release cannot reach the database (the database is down, the process was
+killed) waits out ABANDONED_AFTER."""
 from __future__ import annotations
 
 import functools
 import hashlib
 import json
-from datetime import timedelta
+import logging
+from datetime import datetime, timedelta
 
 from flask import Response, current_app, make_response, request
 from sqlalchemy import delete, select
@@ -18,7 +26,9 @@ from sqlalchemy.exc import IntegrityError
 from pharmsafe.api.common import current_user
 from pharmsafe.models import IdempotencyRecord
 from pharmsafe.services.errors import Conflict, ValidationFailed
-from pharmsafe.transactions import finish, get_session, now
+from pharmsafe.transactions import discard, finish, get_session, now
+
+log = logging.getLogger("pharmsafe")
 
 KEEP_FOR = timedelta(hours=24)
 # A claim older than this whose request never finished (its process died) may be taken over.
@@ -29,7 +39,7 @@ def _request_hash() -> str:
     raw = request.get_data(cache=True)
     try:
         body = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":")).encode()
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested too deep: the view answers 400
         body = raw
     return hashlib.sha256(body).hexdigest()
 
@@ -41,8 +51,8 @@ def _replay(record: IdempotencyRecord) -> Response:
     return response
 
 
-def _claim(factory, user_id: int, route: str, key: str, digest: str) -> IdempotencyRecord | None:
-    """Claim the key; returns an earlier finished record to replay, or None when claimed now."""
+def _claim(factory, user_id: int, route: str, key: str, digest: str) -> IdempotencyRecord | datetime:
+    """Claim the key; returns an earlier finished record to replay, or the instant of the claim made now."""
     instant = now()
     with factory() as session:
         with session.begin():
@@ -60,7 +70,7 @@ def _claim(factory, user_id: int, route: str, key: str, digest: str) -> Idempote
                 except IntegrityError:
                     raise Conflict("A request with this Idempotency-Key is still being processed.",
                                    code="request_in_progress") from None
-                return None
+                return instant
             if existing.request_hash != digest:
                 raise ValidationFailed({"Idempotency-Key": ["This key was used with a different body."]},
                                        message="The Idempotency-Key was already used with a different request body.")
@@ -69,22 +79,33 @@ def _claim(factory, user_id: int, route: str, key: str, digest: str) -> Idempote
                     raise Conflict("A request with this Idempotency-Key is still being processed.",
                                    code="request_in_progress")
                 existing.created_at = instant
-                return None
+                return instant
             session.expunge(existing)
             return existing
 
 
 def _store(factory, user_id: int, route: str, key: str, response: Response) -> None:
+    """Keep an answer below 500 for replay."""
     with factory() as session, session.begin():
         record = session.scalar(select(IdempotencyRecord).where(
             IdempotencyRecord.user_id == user_id, IdempotencyRecord.route == route, IdempotencyRecord.key == key))
-        if record is None:
-            return
-        if response.status_code >= 500:
-            session.delete(record)
-        else:
+        if record is not None:
             record.status_code = response.status_code
             record.response_body = response.get_data(as_text=True)
+
+
+def _release(factory, user_id: int, route: str, key: str, claimed_at: datetime) -> None:
+    """Remove this request's claim (still unanswered, and not taken over since) so that a retry
+    proceeds. Best effort: when the database cannot be reached the claim is abandoned instead."""
+    try:
+        discard()  # the request's own session first: on SQLite it may hold the write lock
+        with factory() as session, session.begin():
+            session.execute(delete(IdempotencyRecord).where(
+                IdempotencyRecord.user_id == user_id, IdempotencyRecord.route == route,
+                IdempotencyRecord.key == key, IdempotencyRecord.status_code.is_(None),
+                IdempotencyRecord.created_at == claimed_at))
+    except Exception as exc:  # the original failure is what the client must hear about
+        log.error("could not release an Idempotency-Key claim on %s: %s", route, type(exc).__name__)
 
 
 def idempotent(view):
@@ -101,15 +122,23 @@ def idempotent(view):
         get_session().commit()
         route = f"{request.method} {request.path}"
         factory = current_app.extensions["pharmsafe"]["session_factory"]
-        replay = _claim(factory, user_id, route, key, _request_hash())
-        if replay is not None:
-            return _replay(replay)
+        claim = _claim(factory, user_id, route, key, _request_hash())
+        if isinstance(claim, IdempotencyRecord):
+            return _replay(claim)
+        kept = False
         try:
-            response = make_response(view(*args, **kwargs))
-        except Exception as exc:  # mapped exactly as the error handlers would, so it can be stored
-            response = make_response(current_app.handle_user_exception(exc))
-        response = finish(response)
-        _store(factory, user_id, route, key, response)
+            try:
+                response = make_response(view(*args, **kwargs))
+            except Exception as exc:  # mapped exactly as the error handlers would, so it can be stored
+                response = make_response(current_app.handle_user_exception(exc))
+            response = finish(response)
+            if response.status_code < 500:
+                _store(factory, user_id, route, key, response)
+                kept = True
+        finally:
+            # Any 5xx, and anything raised (BaseException too: a worker stopped by its timeout).
+            if not kept:
+                _release(factory, user_id, route, key, claim)
         return response
 
     return wrapper

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from apispec import APISpec
-from apispec.ext.marshmallow import MarshmallowPlugin
+from apispec.ext.marshmallow import MarshmallowPlugin, resolver
 from flask import current_app, jsonify
 from marshmallow import Schema, fields
 
 from pharmsafe.api import api_bp
+from pharmsafe.api.users import SignInLockOut
 from pharmsafe.routing import MAX_ID
 from pharmsafe.schemas import audit as a, evidence as e, prescriptions as p, registry as r, transfers as t, users as u
 from pharmsafe.schemas.common import CURSOR_PATTERN, ErrorSchema
@@ -35,6 +36,20 @@ class PrescriberChangedOut(r.PrescriberOut):
     reversed_authorizations = fields.List(fields.Integer())
 
 
+def _patch(schema: type[Schema]) -> Schema:
+    """A PATCH body: the views load it with partial=True, so the document requires none of its fields."""
+    return schema(partial=True)
+
+
+def _schema_name(schema) -> str:
+    """Components are named after their class; a PATCH body after its resource (PharmacyIn loaded
+    partially is PharmacyPatch), so that it never collides with the creating body."""
+    name = resolver(schema)
+    if isinstance(schema, Schema) and schema.partial is True and not name.endswith("Patch"):
+        name = name.removesuffix("In") + "Patch"
+    return name
+
+
 ID = {"in": "path", "required": True, "schema": {"type": "integer", "minimum": 1, "maximum": MAX_ID}}
 CURSOR = {"in": "query", "name": "cursor", "required": False,
           "schema": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": CURSOR_PATTERN}}
@@ -47,23 +62,25 @@ AUDIT_FILTERS = [
 # (method, path, roles, summary, request schema, (status, response schema), parameters)
 OPERATIONS = [
     ("post", "/users", "admin", "Create a user", u.UserIn, (201, u.UserOut), []),
-    ("patch", "/users/{user_id}", "admin", "Change a user's role or active flag", u.UserPatch, (200, u.UserOut), ["user_id"]),
+    ("patch", "/users/{user_id}", "admin", "Change a user's role or active flag", _patch(u.UserPatch), (200, u.UserOut), ["user_id"]),
     ("post", "/users/{user_id}/tokens", "admin", "Issue an API token (shown once)", None, (201, u.TokenOut), ["user_id"]),
     ("delete", "/tokens/{token_id}", "admin, or the token's owner", "Revoke a token", None, (200, u.TokenOut), ["token_id"]),
+    ("get", "/sign-in-locks", "admin", "Sign-in locks in force", None, (200, _page(SignInLockOut)), [CURSOR]),
+    ("delete", "/sign-in-locks/{lock_id}", "admin", "Lift a sign-in lock", None, (200, SignInLockOut), ["lock_id"]),
     ("post", "/pharmacies", "admin", "Register a pharmacy", r.PharmacyIn, (201, r.PharmacyOut), []),
     ("get", "/pharmacies", "any signed-in role", "List pharmacies", None, (200, _page(r.PharmacyOut)), [CURSOR]),
     ("patch", "/pharmacies/{pharmacy_id}", "admin", "Change a pharmacy (a lapse reverses its authorizations)",
-     r.PharmacyIn, (200, PharmacyChangedOut), ["pharmacy_id"]),
+     _patch(r.PharmacyIn), (200, PharmacyChangedOut), ["pharmacy_id"]),
     ("post", "/prescribers", "admin", "Register a prescriber", r.PrescriberIn, (201, r.PrescriberOut), []),
     ("get", "/prescribers", "admin, pharmacist", "List prescribers", None, (200, _page(r.PrescriberOut)), [CURSOR]),
     ("patch", "/prescribers/{prescriber_id}", "admin", "Change a prescriber (a lapse reverses their authorizations)",
-     r.PrescriberIn, (200, PrescriberChangedOut), ["prescriber_id"]),
+     _patch(r.PrescriberIn), (200, PrescriberChangedOut), ["prescriber_id"]),
     ("post", "/patients", "prescriber (own), admin", "Register a patient", r.PatientIn, (201, r.PatientOut), []),
     ("get", "/patients", "prescriber (own), admin, pharmacist (routed)", "List patients", None,
      (200, _page(r.PatientOut)), [CURSOR]),
     ("get", "/patients/{patient_id}", "prescriber (own), admin, pharmacist (routed)",
      "A patient with tests, labs, attestations and dispenses", None, (200, PatientDetailOut), ["patient_id"]),
-    ("patch", "/patients/{patient_id}", "prescriber (own), admin", "Change a patient", r.PatientPatch,
+    ("patch", "/patients/{patient_id}", "prescriber (own), admin", "Change a patient", _patch(r.PatientPatch),
      (200, PatientDetailOut), ["patient_id"]),
     ("post", "/patients/{patient_id}/pregnancy-tests", "prescriber (own)", "Record a pregnancy test",
      e.PregnancyTestIn, (201, e.PregnancyTestOut), ["patient_id"]),
@@ -153,7 +170,7 @@ ERRORS = {
 
 
 def build_spec() -> dict:
-    spec = APISpec(title="PharmSafe API", version="1", openapi_version="3.0.3", plugins=[MarshmallowPlugin()],
+    spec = APISpec(title="PharmSafe API", version="1", openapi_version="3.0.3", plugins=[MarshmallowPlugin(schema_name_resolver=_schema_name)],
                    info={"description": "Dispensing-safety gates for isotretinoin. Errors always have the shape "
                                         "{\"error\": {\"code\", \"message\", \"fields\"?}}."},
                    servers=[{"url": "/api/v1"}])

@@ -11,7 +11,7 @@ from typing import Callable, Iterable, Iterator
 from sqlalchemy import String, type_coerce
 
 from pharmsafe.audit.anchor import anchor_quietly, current_anchoring
-from pharmsafe.audit.chain import instant_text
+from pharmsafe.audit.chain import append_event, instant_text
 from pharmsafe.audit.query import AuditFilters, filtered_events
 from pharmsafe.db import read_only_session
 from pharmsafe.models import AuditEvent
@@ -136,6 +136,19 @@ def export_rows(factory, filters: AuditFilters, fmt: str, *, on_complete: Callab
         finally:
             session.rollback()
     return _stream(factory, filters, fmt, on_complete, anchoring, clock)
+
+
+def recorder(factory, clock, actor: str, payload: dict) -> Callable[[int], None]:
+    """The ``on_complete`` of an export: records ``audit.exported`` with the number of events, in a
+    transaction of its own once the last byte is out (the request's has long been committed)."""
+
+    def record(events: int) -> None:
+        with factory() as session:
+            append_event(session, action="audit.exported", actor=actor, subject="audit:export", now=clock.now(),
+                         payload={**payload, "events": events})
+            session.commit()
+
+    return record
 
 
 def _app_defaults():

@@ -27,7 +27,10 @@ def _instant(value: str, zone: ZoneInfo, *, end: bool, name: str) -> datetime:
     except ValueError:
         day = None
     if day is not None:
-        start = datetime.combine(day + timedelta(days=1) if end else day, time(), tzinfo=zone)
+        try:
+            start = datetime.combine(day + timedelta(days=1) if end else day, time(), tzinfo=zone)
+        except OverflowError:  # until=9999-12-31: the day after it is past the calendar
+            raise ValidationError({name: ["Must be a date before 9999-12-31."]}) from None
         return start
     try:
         instant = datetime.fromisoformat(value.replace("Z", "+00:00"))

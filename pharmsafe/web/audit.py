@@ -5,14 +5,14 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app, render_template, request
 from marshmallow import ValidationError
 
-from pharmsafe.audit import append_event
-from pharmsafe.audit.export import EXPORT_FORMATS, export_rows
+from pharmsafe.audit.anchor import anchoring_for
+from pharmsafe.audit.export import EXPORT_FORMATS, export_rows, recorder
 from pharmsafe.audit.query import filtered_events, parse_filters
 from pharmsafe.audit.verify import verify_chain
 from pharmsafe.db import read_only_session
 from pharmsafe.models import AuditEvent
 from pharmsafe.schemas.audit import AuditFilterQuery
-from pharmsafe.transactions import get_session, make_ctx
+from pharmsafe.transactions import get_session
 from pharmsafe.web import present
 from pharmsafe.web.forms import Form
 from pharmsafe.web.session import current_user, guard
@@ -42,9 +42,24 @@ def _filters():
     return form, filters, query
 
 
-def _page(form: Form, filters, query: dict, status: int = 200):
+def _before(form: Form) -> int | None:
+    """?before= (the next page's link): an event id in ASCII digits. Anything else shows the page
+    with a message (400) and no events; an id past any event's means "from the newest"."""
     before = request.args.get("before", "")
-    before_id = int(before) if before.isdigit() and len(before) < 19 else None
+    if not before:
+        return None
+    if not (before.isascii() and before.isdigit()):
+        form.message = ("The 'before' value must be an event number in digits 0-9, as the Next page link "
+                        "gives it.")
+        form.status = 400
+        return None
+    return int(before) if len(before) < 19 else None
+
+
+def _page(form: Form, filters, query: dict, status: int = 200):
+    before_id = _before(form)
+    if form.status == 400:
+        filters, status = None, 400
     events, more = [], False
     if filters is not None:
         stmt = filtered_events(filters)
@@ -72,13 +87,13 @@ def export():
         form.status = 422
     if form.invalid:
         return _page(form, filters, query, form.status)
-    ctx = make_ctx(current_user().actor)
-    # Recorded in the request's transaction, which commits before the first byte is streamed.
-    append_event(ctx.session, action="audit.exported", actor=ctx.actor, subject="audit:export", now=ctx.now,
-                 payload={"format": fmt, **query})
-    factory = current_app.extensions["pharmsafe"]["session_factory"]
+    ext = current_app.extensions["pharmsafe"]
+    factory, clock = ext["session_factory"], ext["clock"]
+    # Recorded only once the stream completed, exactly as the API's export.
+    stream = export_rows(factory, filters, fmt,
+                         on_complete=recorder(factory, clock, current_user().actor, {"format": fmt, **query}))
     mimetype, extension = EXPORT_FORMATS[fmt]
-    response = Response(export_rows(factory, filters, fmt), mimetype=mimetype)
+    response = Response(stream, mimetype=mimetype)
     response.headers["Content-Disposition"] = f'attachment; filename="audit-events.{extension}"'
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -88,7 +103,7 @@ def export():
 def verification():
     with read_only_session(current_app.extensions["pharmsafe"]["session_factory"]) as session:
         try:
-            result = verify_chain(session)
+            result = verify_chain(session, anchoring_for(current_app))
         finally:
             session.rollback()
     return render_template("audit/verification.html", result=result)

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import and_, case, func, or_, select
+from werkzeug.exceptions import BadRequest
 
 from pharmsafe.models import Authorization, Decision, Patient, Pharmacy, Prescriber, Prescription, TransferIn
+from pharmsafe.schemas.common import UNSTORABLE
 from pharmsafe.schemas.evidence import ReasonIn
 from pharmsafe.schemas.prescriptions import DispenseIn, STATUSES
 from pharmsafe.schemas.transfers import TransferInIn
@@ -37,14 +39,37 @@ def _like(term: str) -> str:
     return "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
+MAX_PAGE = 10_000
+
+
+def _page_number() -> int:
+    """?page= in ASCII digits (1 when absent or empty, within 1..MAX_PAGE); anything else is a 400
+    page: int() would read "²" as nothing it can convert, and "３" as 3."""
+    raw = request.args.get("page", "")
+    if not raw:
+        return 1
+    if not (raw.isascii() and raw.isdigit()):
+        raise BadRequest("The page number must be a whole number written in digits 0-9, such as 2.")
+    return max(1, min(int(raw) if len(raw) <= 6 else MAX_PAGE, MAX_PAGE))
+
+
+def _search_terms() -> str:
+    """?q=, trimmed to 100 characters; a control character (NUL, which PostgreSQL cannot compare) is a
+    400 page, as the same character in a stored name is refused."""
+    query = (request.args.get("q") or "").strip()[:100]
+    if UNSTORABLE.search(query):
+        raise BadRequest("The search must not contain control characters (other than tab and line breaks).")
+    return query
+
+
 @bp.get("/")
 def queue():
     user = current_user()
     ctx = make_ctx(user.actor)
     session = get_session()
-    query = (request.args.get("q") or "").strip()[:100]
+    query = _search_terms()
     status = request.args.get("status") if request.args.get("status") in STATUSES else None
-    page = max(1, min(int(request.args["page"]), 10_000)) if request.args.get("page", "").isdigit() else 1
+    page = _page_number()
 
     # The active authorization's deadline as a column (the entity would eagerly inner-join its decision
     # and drop the prescriptions that have none).

@@ -10,4 +10,5 @@ def pytest_terminal_summary(terminalreporter):
     if SENT:
         terminalreporter.write_line(
             f"API fuzzing: {SENT['operation']:,} generated requests over every operation, "
-            f"{SENT['stateful']:,} more in stateful scenarios.")
+            f"{SENT['stateful']:,} more in stateful scenarios, "
+            f"{SENT['outside']:,} as an outside fuzzer (admin token, coverage and stateful phases).")

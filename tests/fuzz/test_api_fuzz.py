@@ -1,26 +1,32 @@
 """Schemathesis against the served OpenAPI document, with a token per role (and none): no 500, no
 response that breaks its own documented schema, no undocumented status code, and no refused request
-that left a row behind, for every operation.
+that left a row behind, for every operation. Then the document is run as an outside fuzzer runs it:
+over HTTP, with an admin token, through Schemathesis's coverage and stateful phases.
 
 `make test` runs the quick profile; `make fuzz` runs a longer one (PHARMSAFE_FUZZ_EXAMPLES)."""
 from __future__ import annotations
 
 import os
+import threading
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode, checks
+from schemathesis.config import SchemathesisConfig
 from schemathesis.core.parameters import ParameterLocation
+from schemathesis.engine import Status, events, from_schema
 from sqlalchemy import text
+from werkzeug.serving import make_server
 
 from pharmsafe.api.openapi import OPERATIONS
 from pharmsafe.db import Base
 from tests.fuzz.conftest import SENT
 from tests.support import World
 
-EXAMPLES = int(os.environ.get("PHARMSAFE_FUZZ_EXAMPLES", "80"))
+# 60 in the quick profile: the outside-fuzzer run below adds about 1,850 boundary and negative cases.
+EXAMPLES = int(os.environ.get("PHARMSAFE_FUZZ_EXAMPLES", "60"))
 ROLES = ("admin", "prescriber", "pharmacist", "auditor", None)
 # A request valid by the schema alone may still be refused for a business rule OpenAPI cannot say
 # (a pharmacist needs a pharmacy_id, an id must exist, a date may not be in the future): 422 is the
@@ -137,3 +143,60 @@ LINKED = {
                    "POST /patients/{patient_id}/pregnancy-tests", "POST /patients/{patient_id}/lab-results",
                    "POST /patients/{patient_id}/attestations", "GET /prescriptions/{prescription_id}"},
 }
+
+
+# What an outside fuzzer runs against the document (`st run URL --checks ... -H "Authorization: ..."`).
+OUTSIDE_CHECKS = ("not_a_server_error", "response_schema_conformance", "negative_data_rejection", "ignored_auth")
+
+
+@pytest.fixture
+def served(app):
+    """The app on a loopback port, as a client outside the process reaches it."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, name="fuzz-server", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+
+
+def test_as_an_outside_fuzzer(app, client, served):
+    """The document read over HTTP and run with an admin token through Schemathesis's own engine:
+    the coverage phase (boundary values, every required property left out in turn: the negative
+    cases that found the PATCH bodies declaring required fields the service does not require) and
+    the stateful phase (create, then follow the links), checked with exactly the checks above.
+    The token belongs to an admin made last, so that boundary ids (1, 2) never deactivate it or
+    revoke its token halfway through the run."""
+    seed(app, client)
+    _, admin = World(app, client).user("admin")
+    config = SchemathesisConfig.from_dict({
+        "headers": {"Authorization": f"Bearer {admin.token}"},
+        "checks": {"enabled": False, **{name: {"enabled": True} for name in OUTSIDE_CHECKS}},
+        "generation": {"max-examples": max(EXAMPLES // 6, 10), "mode": "all"},
+        "phases": {"examples": {"enabled": False}, "coverage": {"enabled": True},
+                   "fuzzing": {"enabled": False}, "stateful": {"enabled": True}},
+    })
+    schema = schemathesis.openapi.from_url(f"{served}/api/v1/openapi.json", config=config)
+    failures, errors, statuses = set(), [], {}
+    for event in from_schema(schema).execute():
+        if isinstance(event, events.ScenarioFinished):
+            SENT["outside"] += len(event.recorder.interactions)
+            for interaction in event.recorder.interactions.values():
+                if interaction.response is not None:
+                    statuses.setdefault(interaction.response.status_code // 100, 0)
+                    statuses[interaction.response.status_code // 100] += 1
+            for nodes in event.recorder.checks.values():
+                for node in nodes:
+                    if node.status == Status.FAILURE and node.failure_info is not None:
+                        failure = node.failure_info.failure
+                        failures.add((event.label, node.name, failure.title,
+                                      (failure.message or "")[:300], node.failure_info.code_sample[:300]))
+        elif isinstance(event, (events.NonFatalError, events.FatalError)):
+            errors.append(repr(getattr(event, "value", None) or getattr(event, "exception", None)))
+    assert not errors, errors[:3]
+    assert not failures, "\n\n".join(" | ".join(f) for f in sorted(failures))
+    # The run reached the service as the admin to the end (2xx answers), and refused what it should.
+    assert statuses.get(2, 0) > 100 and statuses.get(4, 0) > 100, statuses
+    assert admin.get("/pharmacies").status_code == 200

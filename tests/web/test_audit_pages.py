@@ -7,6 +7,7 @@ import json
 import re
 
 import pytest
+from sqlalchemy import select
 
 from pharmsafe.models import AuditEvent
 from tests.web.conftest import field_error, text
@@ -110,3 +111,37 @@ def test_admin_sees_the_audit_page_and_a_pharmacist_does_not(seed, signed_in):
     assert pharmacist.get("/audit/").status_code == 403
     assert pharmacist.get("/audit/export?format=csv").status_code == 403
     assert pharmacist.get("/audit/verification").status_code == 403
+
+
+def exported_events(count_fn) -> int:
+    return count_fn(AuditEvent, AuditEvent.action == "audit.exported")
+
+
+def test_a_page_download_is_recorded_only_once_complete_with_its_count(app, dispensed, auditor, count):
+    resp = auditor.get("/audit/export?format=ndjson&action=dispense.recorded")
+    assert resp.status_code == 200 and exported_events(count) == 0  # the headers are out, the rows are not
+    assert len(resp.get_data(as_text=True).splitlines()) == 1
+    with app.extensions["pharmsafe"]["session_factory"]() as session:
+        payload = json.loads(session.scalars(select(AuditEvent).where(AuditEvent.action == "audit.exported")).one()
+                             .payload)
+    assert payload == {"format": "ndjson", "action": "dispense.recorded", "events": 1}
+
+
+def test_a_page_download_broken_midway_ends_in_an_error_and_is_not_recorded(dispensed, auditor, count, monkeypatch):
+    import pharmsafe.audit.export as export
+
+    monkeypatch.setattr(export, "BATCH", 2)
+    real = export.ndjson_line
+
+    def failing(row):
+        if row[0] == 3:
+            raise RuntimeError("the database connection dropped")
+        return real(row)
+
+    monkeypatch.setattr(export, "ndjson_line", failing)
+    resp = auditor.get("/audit/export?format=ndjson")
+    assert resp.status_code == 200
+    with pytest.raises(export.ExportFailed, match="stopped after 2 events"):
+        resp.get_data()
+    assert exported_events(count) == 0
+
