@@ -25,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from http_bench import prepare_database  # noqa: E402  (wipes a PostgreSQL schema, then migrates)
 
 BATCH = 10_000
-T0 = datetime(2026, 11, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 1, tzinfo=UTC)
 
 
 WHATS = ("raw", "verify", "verify-anchored", "since-anchor", "ndjson", "csv", "fhir", "anchor")
@@ -49,7 +49,7 @@ def anchoring(workdir: Path):
 
 def seed(url: str, rows: int, workdir: Path, after_anchor: int) -> None:
     """`rows` events, anchored `after_anchor` events before the end."""
-    from pharmsafe.audit.anchor import write_anchor
+    from pharmsafe.audit.anchor_writer import write_anchor
     from pharmsafe.db import make_engine, make_session_factory
 
     prepare_database(url)
@@ -79,7 +79,7 @@ def append_range(factory, first: int, end: int) -> None:
 
 
 def measure(url: str, what: str, workdir: Path) -> dict:
-    from pharmsafe.audit.anchor import write_anchor
+    from pharmsafe.audit.anchor_writer import write_anchor
     from pharmsafe.audit.export import export_rows
     from pharmsafe.audit.query import AuditFilters
     from pharmsafe.audit.verify import verify_chain

@@ -15,14 +15,16 @@ given is wiped."""
 from __future__ import annotations
 
 import argparse
-import cProfile
 import contextlib
+import cProfile
 import os
 import pstats
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from pharmsafe.runtime import runtime_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -75,7 +77,7 @@ def run(url: str, args) -> None:
 
     # Listened to after the timing: an engine that has had a listener stays on its slower path.
     statements: list[str] = []
-    engine = app.extensions["pharmsafe"]["engine"]
+    engine = runtime_of(app).engine
 
     def record(_conn, _cursor, statement, *_):
         statements.append(" ".join(statement.split()))

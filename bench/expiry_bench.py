@@ -55,9 +55,12 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import date, datetime, time as dtime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
 from zoneinfo import ZoneInfo
+
+from pharmsafe.runtime import runtime_of
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
@@ -86,9 +89,9 @@ def build_database(url: str, rows: int, decisions: int, days: int) -> dict:
     http_bench.prepare_database(url)
     app = app_for(url)
     token, rx_ids = http_bench.seed_authorized(app, decisions)
-    with app.extensions["pharmsafe"]["engine"].connect() as conn:  # a real decision's gate results
+    with runtime_of(app).engine.connect() as conn:  # a real decision's gate results
         gates_json = conn.exec_driver_sql("SELECT gates FROM decisions ORDER BY id LIMIT 1").scalar()
-    app.extensions["pharmsafe"]["engine"].dispose()
+    runtime_of(app).engine.dispose()
     if not isinstance(gates_json, str):
         gates_json = json.dumps(gates_json)
     if url.startswith("sqlite"):
@@ -104,9 +107,9 @@ def _due_rows(rows: int, days: int, first: dict, gates_json: str):
     """Batches of tuples per table, in Python values (datetimes UTC-aware)."""
     today = datetime.now(NEW_YORK).date()
     # End of each local day, the last `days` days (oldest first): dispense_by as PharmSafe fixes it.
-    ends = [datetime.combine(today - timedelta(days=days - d), dtime(23, 59, 59), NEW_YORK).astimezone(timezone.utc)
+    ends = [datetime.combine(today - timedelta(days=days - d), dtime(23, 59, 59), NEW_YORK).astimezone(UTC)
             for d in range(days)]
-    created = datetime.now(timezone.utc) - timedelta(days=days + 60)
+    created = datetime.now(UTC) - timedelta(days=days + 60)
     pharmacy_id, prescriber_id = first["pharmacies"], first["prescribers"]
     yield "pharmacies", [(pharmacy_id, "Due Pharmacy", "7000001", "R-DUE", today + timedelta(days=365),
                           "America/New_York", created)]
@@ -126,13 +129,13 @@ def _due_rows(rows: int, days: int, first: dict, gates_json: str):
         yield "prescriptions", [(first["prescriptions"] + i, first["patients"] + i // 10, prescriber_id, pharmacy_id,
                                  "isotretinoin", "0591-2434-15", "20", "30", 30, 0, (iss - timedelta(days=1)).date(),
                                  None, "authorized", iss - timedelta(days=1), "user:1")
-                                for i, iss in zip(batch, granted)]
+                                for i, iss in zip(batch, granted, strict=True)]
         yield "decisions", [(first["decisions"] + i, first["prescriptions"] + i, "evaluation", "authorized", iss,
                              "user:1", "ipledge-2026", "2026-08-08", d, source, gates_json, cited)
-                            for i, d, iss in zip(batch, due, granted)]
+                            for i, d, iss in zip(batch, due, granted, strict=True)]
         yield "authorizations", [(first["authorizations"] + i, first["prescriptions"] + i, first["decisions"] + i,
                                   pharmacy_id, "active", d, iss, None, None, None)
-                                 for i, d, iss in zip(batch, due, granted)]
+                                 for i, d, iss in zip(batch, due, granted, strict=True)]
 
 
 COLUMNS = {
@@ -153,7 +156,7 @@ COLUMNS = {
 def _sqlite_value(v):
     # As SQLAlchemy stores them on SQLite: UTC instants as naive text with microseconds, dates as text.
     if isinstance(v, datetime):
-        return v.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+        return v.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
     if isinstance(v, date):
         return v.isoformat()
     return v
@@ -237,7 +240,7 @@ def measure_sweep(url: str, chunk_size: int, verify: bool) -> dict:
     from pharmsafe.scheduler import run_expiry_sweep
 
     app = app_for(url, EXPIRY_CHUNK_SIZE=chunk_size)
-    ext = app.extensions["pharmsafe"]
+    ext = runtime_of(app)
     holds: list[float] = []  # from BEGIN (lock held) to the end of COMMIT
     before_commit: list[float] = []  # from BEGIN to the start of COMMIT
     began: list[float] = []
@@ -245,15 +248,15 @@ def measure_sweep(url: str, chunk_size: int, verify: bool) -> dict:
     # Registered after PharmSafe's own "begin" listener (which runs BEGIN IMMEDIATE on SQLite),
     # so the clock starts once the transaction has its lock. The engine's "commit" event fires just
     # before the driver's COMMIT, the session's "after_commit" once it has returned.
-    event.listen(ext["engine"], "begin", lambda conn: began.append(time.perf_counter()))
-    event.listen(ext["engine"], "commit", lambda conn: before_commit.append(time.perf_counter() - began[-1]))
-    event.listen(ext["session_factory"], "after_commit", lambda session: holds.append(time.perf_counter() - began.pop()))
+    event.listen(ext.engine, "begin", lambda conn: began.append(time.perf_counter()))
+    event.listen(ext.engine, "commit", lambda conn: before_commit.append(time.perf_counter() - began[-1]))
+    event.listen(ext.session_factory, "after_commit", lambda session: holds.append(time.perf_counter() - began.pop()))
     started, start_mono = time.perf_counter(), time.monotonic()
     expired = run_expiry_sweep(app)
     seconds = time.perf_counter() - started
     result = {"what": "sweep", "rows": expired, "seconds": seconds, "start": start_mono,
               "end": time.monotonic(), "holds": holds, "before_commit": before_commit}
-    ext["engine"].dispose()
+    ext.engine.dispose()
     if verify:
         result["intact"] = verify_chain(url)
     return result
@@ -289,7 +292,7 @@ SELECT_DUE = ("SELECT a.id, a.prescription_id, a.dispense_by, d.policy_name FROM
 
 def _instant(value: datetime) -> str:
     """PharmSafe's canonical instant: UTC, ISO 8601, Z, microseconds only when there are some."""
-    value = value.astimezone(timezone.utc)
+    value = value.astimezone(UTC)
     return value.isoformat(timespec="microseconds" if value.microsecond else "seconds").replace("+00:00", "Z")
 
 
@@ -317,7 +320,7 @@ def raw_loop_sqlite(url: str, chunk_size: int) -> tuple[int, list[float], list[f
     conn = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None, timeout=30)
     for pragma in ("journal_mode=WAL", "foreign_keys=ON", "busy_timeout=30000", "synchronous=NORMAL"):
         conn.execute(f"PRAGMA {pragma}")
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     stored_now = now.strftime("%Y-%m-%d %H:%M:%S.%f")
     cutoff = now.replace(microsecond=0).strftime("%Y-%m-%d %H:%M:%S.%f")
     select_due = SELECT_DUE.format(p="?")
@@ -334,7 +337,7 @@ def raw_loop_sqlite(url: str, chunk_size: int) -> tuple[int, list[float], list[f
                 f"UPDATE authorizations SET status = 'expired', closed_at = ? WHERE id IN ({marks}) RETURNING id",
                 (stored_now, *(r[0] for r in chunk)))}
             rows = [(a, rx, f"{due[:10]}T{due[11:19]}Z" if due.endswith(".000000") else
-                     _instant(datetime.fromisoformat(due).replace(tzinfo=timezone.utc)), policy)
+                     _instant(datetime.fromisoformat(due).replace(tzinfo=UTC)), policy)
                     for a, rx, due, policy in chunk if a in expired]
             conn.execute(f"UPDATE prescriptions SET status = 'expired' WHERE id IN ({','.join('?' * len(rows))})",
                          [r[1] for r in rows])
@@ -355,7 +358,7 @@ def raw_loop_sqlite(url: str, chunk_size: int) -> tuple[int, list[float], list[f
 def raw_loop_postgresql(url: str, chunk_size: int) -> tuple[int, list[float], list[float]]:
     import psycopg
 
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     cutoff = now.replace(microsecond=0)
     select_due = SELECT_DUE.format(p="%s") + " FOR UPDATE OF a, p SKIP LOCKED"
     total, holds, before_commit = 0, [], []

@@ -46,6 +46,8 @@ from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
+from pharmsafe.runtime import runtime_of
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -174,15 +176,14 @@ def seed_authorized(app, count: int, *, ncpdp_id: str = "7654321", npi: str = "1
     """A pharmacist's token and `count` prescriptions, each for its own patient with current
     evidence and an active authorization; built through the services, committed every 200."""
     from pharmsafe.services import evidence, registry
-    from pharmsafe.services.context import Ctx
     from pharmsafe.services.evaluation import evaluate_prescription
     from pharmsafe.services.prescriptions import submit_prescription
     from pharmsafe.services.users import create_user
 
-    ext = app.extensions["pharmsafe"]
+    ext = runtime_of(app)
     rx_ids: list[int] = []
-    with ext["session_factory"]() as session:
-        ctx = Ctx(session=session, actor="system:cli", now=ext["clock"].now(), config=ext["program"])
+    with ext.session_factory() as session:
+        ctx = ext.ctx(session, "system:cli")
         today, far = ctx.today, ctx.today + timedelta(days=365)
         pharmacy = registry.create_pharmacy(ctx, {"name": "Bench Pharmacy", "ncpdp_id": ncpdp_id,
                                                   "rems_registration_id": "R", "activated_until": far,
@@ -194,8 +195,8 @@ def seed_authorized(app, count: int, *, ncpdp_id: str = "7654321", npi: str = "1
         pharmacy_id, prescriber_id = pharmacy.id, prescriber.id
         session.commit()
     for start in range(0, count, 200):
-        with ext["session_factory"]() as session:
-            ctx = Ctx(session=session, actor="system:cli", now=ext["clock"].now(), config=ext["program"])
+        with ext.session_factory() as session:
+            ctx = ext.ctx(session, "system:cli")
             for n in range(start, min(start + 200, count)):
                 patient = registry.create_patient(ctx, {
                     "prescriber_id": prescriber_id, "first_name": "P", "last_name": str(n),
@@ -371,7 +372,7 @@ def bench_engine(engine_name: str, url: str, args, workdir: Path) -> dict:
     prepare_database(url)
     app = create_app({"ENV": "testing", "SECRET_KEY": "x" * 32, "SCHEDULER": "off", "DATABASE_URL": url})
     token, rx_ids = seed_authorized(app, args.prescriptions)
-    app.extensions["pharmsafe"]["engine"].dispose()
+    runtime_of(app).engine.dispose()
     print(f"{engine_name}: seeded {len(rx_ids):,} authorized prescriptions in {time.perf_counter() - started:.1f} s",
           flush=True)
     script = workdir / f"wrk-{engine_name}.lua"

@@ -13,6 +13,8 @@ import click
 from sqlalchemy.exc import OperationalError
 
 from pharmsafe.config import ConfigError
+from pharmsafe.errors import DomainError
+from pharmsafe.runtime import runtime_of
 
 ACTOR = "system:cli"
 
@@ -31,7 +33,7 @@ def make_app(**overrides):
         fail(str(exc))
     ctx = click.get_current_context(silent=True)
     if ctx is not None:
-        ctx.call_on_close(app.extensions["pharmsafe"]["engine"].dispose)
+        ctx.call_on_close(runtime_of(app).engine.dispose)
     return app
 
 
@@ -39,7 +41,7 @@ def require_migrated(app) -> None:
     from pharmsafe.migrations_state import migration_status
 
     try:
-        with app.extensions["pharmsafe"]["engine"].connect() as conn:
+        with runtime_of(app).engine.connect() as conn:
             current, head = migration_status(conn)
     except OperationalError:
         fail("The database cannot be reached; check PHARMSAFE_DATABASE_URL.")
@@ -52,22 +54,14 @@ def with_ctx(view):
 
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
-        from pharmsafe.services.context import Ctx
-        from pharmsafe.services.errors import DomainError
-
         app = make_app()
         require_migrated(app)
-        ext = app.extensions["pharmsafe"]
-        with ext["session_factory"]() as session:
-            ctx = Ctx(session=session, actor=ACTOR, now=ext["clock"].now(), config=ext["program"])
-            try:
-                result = view(app, ctx, *args, **kwargs)
-                session.commit()
-            except DomainError as exc:
-                session.rollback()
-                detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in (exc.fields or {}).items())
-                fail(exc.message + (f" ({detail})" if detail else ""))
-        return result
+        try:
+            with runtime_of(app).unit_of_work(ACTOR) as ctx:
+                return view(app, ctx, *args, **kwargs)
+        except DomainError as exc:
+            detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in (exc.fields or {}).items())
+            fail(exc.message + (f" ({detail})" if detail else ""))
 
     return wrapper
 
@@ -75,14 +69,11 @@ def with_ctx(view):
 def record_policy_set(app) -> None:
     """Record the policy versions and dates in force (`policy.loaded`) when they differ from the
     latest record, in a transaction of its own: at `db upgrade`, `serve` and `scheduler` start-up."""
-    from pharmsafe.services.context import Ctx
     from pharmsafe.services.policies import record_policy_set as record
 
-    ext = app.extensions["pharmsafe"]
     try:
-        with ext["session_factory"]() as session:
-            record(Ctx(session=session, actor=ACTOR, now=ext["clock"].now(), config=ext["program"]))
-            session.commit()
+        with runtime_of(app).unit_of_work(ACTOR) as ctx:
+            record(ctx)
     except OperationalError:
         fail("The database cannot be reached; check PHARMSAFE_DATABASE_URL.")
 
@@ -242,12 +233,6 @@ def _anchor_summary(result, anchoring) -> str:
             f"anchored at {a.anchored_at}, key {a.key_id}; {result.after_anchor} events after it")
 
 
-def _audit_anchoring(app):
-    from pharmsafe.audit.anchor import anchoring_for
-
-    return anchoring_for(app)
-
-
 @audit.command("verify")
 @click.option("--since-anchor", is_flag=True,
               help="Check only the events after the latest anchor (and that the anchor still holds).")
@@ -255,15 +240,14 @@ def audit_verify(since_anchor):
     """Exit 0 if the chain is intact, 1 and the first broken event if not."""
     from pharmsafe.audit.anchor import AnchorError
     from pharmsafe.audit.verify import verify_chain
-    from pharmsafe.db import read_only_session
 
     app = make_app()
     require_migrated(app)
-    anchoring = _audit_anchoring(app)
+    anchoring = runtime_of(app).anchoring
     if since_anchor and anchoring is None:
         fail("--since-anchor needs anchoring: set PHARMSAFE_AUDIT_ANCHOR_FILE and PHARMSAFE_AUDIT_SIGNING_KEY_FILE "
              "(or PHARMSAFE_AUDIT_VERIFY_KEY_FILE).")
-    with read_only_session(app.extensions["pharmsafe"]["session_factory"]) as session:
+    with runtime_of(app).read_only() as session:
         try:
             result = verify_chain(session, anchoring, since_anchor=since_anchor)
         except AnchorError as exc:
@@ -308,17 +292,18 @@ def audit_keygen(out_dir):
 @audit.command("anchor")
 def audit_anchor():
     """Sign the chain's head now and append it to the anchor file."""
-    from pharmsafe.audit.anchor import AnchorError, AnchorRefused, write_anchor
+    from pharmsafe.audit.anchor import AnchorError, AnchorRefused
+    from pharmsafe.audit.anchor_writer import write_anchor
 
     app = make_app()
     require_migrated(app)
-    anchoring = _audit_anchoring(app)
+    anchoring = runtime_of(app).anchoring
     if anchoring is None or not anchoring.can_sign:
         fail("Anchoring is off: set PHARMSAFE_AUDIT_SIGNING_KEY_FILE and PHARMSAFE_AUDIT_ANCHOR_FILE "
              "('pharmsafe audit keygen' writes a key).")
-    ext = app.extensions["pharmsafe"]
+    ext = runtime_of(app)
     try:
-        anchor = write_anchor(anchoring, ext["session_factory"], ext["clock"].now(), number_lines=True)
+        anchor = write_anchor(anchoring, ext.session_factory, ext.clock.now(), number_lines=True)
     except AnchorRefused as exc:
         click.echo(f"Not anchored: {exc}.", err=True)
         sys.exit(1)
@@ -347,26 +332,17 @@ def audit_export(fmt, since, until, output):
 
     from marshmallow import ValidationError
 
-    from pharmsafe.audit import append_event
-    from pharmsafe.audit.anchor import anchor_quietly
-    from pharmsafe.audit.export import ExportFailed, export_rows
+    from pharmsafe.audit.export import AuditExport, ExportFailed
     from pharmsafe.audit.query import parse_filters
 
     app = make_app()
     require_migrated(app)
-    ext = app.extensions["pharmsafe"]
+    runtime = runtime_of(app)
     try:
-        filters = parse_filters({"since": since, "until": until}, ext["program"].time_zone)
+        filters = parse_filters({"since": since, "until": until}, runtime.program.time_zone)
     except ValidationError as exc:
         fail("; ".join(f"--{k}: {' '.join(v)}" for k, v in exc.messages.items()))
-
-    def record(events: int) -> None:
-        with ext["session_factory"]() as session:
-            append_event(session, action="audit.exported", actor=ACTOR, subject="audit:export",
-                         now=ext["clock"].now(),
-                         payload={"format": fmt, "since": since, "until": until, "output": bool(output),
-                                  "events": events, "source": "system"})
-            session.commit()
+    payload = {"format": fmt, "since": since, "until": until, "output": bool(output), "source": "system"}
 
     partial = None
     if output:
@@ -378,15 +354,13 @@ def audit_export(fmt, since, until, output):
         out = os.fdopen(fd, "w", encoding="utf-8", newline="")
     else:
         out = sys.stdout
-    done: dict[str, int] = {}
     try:
         try:
-            stream = export_rows(ext["session_factory"], filters, fmt, on_complete=lambda n: done.update(events=n),
-                                 anchoring=None, clock=ext["clock"])
+            export = AuditExport(runtime, filters, fmt, actor=ACTOR, payload=payload)
         except OperationalError:
             fail("The database cannot be reached; check PHARMSAFE_DATABASE_URL.")
         try:
-            for chunk in stream:
+            for chunk in export.rows():
                 out.write(chunk)
             out.flush()
         except ExportFailed as exc:
@@ -403,13 +377,13 @@ def audit_export(fmt, since, until, output):
     # Complete and in place: now recorded, then anchored. An export that cannot be recorded is not
     # handed over (as the API breaks its stream).
     try:
-        record(done["events"])
+        export.record()
     except Exception as exc:
         if output:
             Path(output).unlink(missing_ok=True)
         where = f"{output} was removed" if output else "discard the output above"
         fail(f"The export could not be recorded ({type(exc).__name__}); {where}.", 1)
-    anchor_quietly(_audit_anchoring(app), ext["session_factory"], ext["clock"].now(), why="an export")
+    export.anchor()
 
 
 @main.group()

@@ -1,16 +1,21 @@
 """The one place that reads the wall clock.
 
-Everything else takes ``now`` as an argument; the application resolves it through the clock
-stored on the app (``app.extensions["pharmsafe.clock"]``), which tests replace with a fixed one.
+Everything else takes ``now`` as an argument; the application reads it from the runtime's clock
+(``Runtime.clock``), which tests replace with a fixed one.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
 
 
 def utcnow() -> datetime:
     """The current instant, timezone-aware, in UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class SystemClock:
@@ -27,11 +32,9 @@ class FixedClock:
     def set(self, now: datetime) -> None:
         if now.tzinfo is None:
             raise ValueError("FixedClock needs a timezone-aware datetime")
-        self._now = now.astimezone(timezone.utc)
+        self._now = now.astimezone(UTC)
 
     def advance(self, **delta) -> None:
-        from datetime import timedelta
-
         self._now = self._now + timedelta(**delta)
 
     def now(self) -> datetime:

@@ -7,6 +7,7 @@ from pathlib import Path
 from sqlalchemy import Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, sessionmaker
+from sqlalchemy.pool import NullPool
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -85,3 +86,29 @@ def read_only_session(factory: sessionmaker):
     """A session for long reads: on SQLite it does not take the write lock."""
     engine = factory.kw["bind"]
     return factory(bind=engine.execution_options(read_only=True))
+
+
+# The readiness probe's bounded waits.
+PROBE_SQLITE_BUSY_SECONDS = 1
+PROBE_PG_CONNECT_SECONDS = 2  # libpq's smallest useful connect timeout
+PROBE_PG_STATEMENT_MS = 1000
+PROBE_PG_LOCK_MS = 800
+
+
+def make_probe_engine(url: str) -> Engine:
+    """The readiness probe's engine: no pool (each probe connects afresh, and nothing lingers
+    between probes), read-only, bounded waits."""
+    if is_sqlite(url):
+        # Autocommit at the driver: each SELECT is its own read, which WAL serves beside a writer.
+        engine = create_engine(url, poolclass=NullPool,
+                               connect_args={"timeout": PROBE_SQLITE_BUSY_SECONDS, "isolation_level": None})
+
+        @event.listens_for(engine, "connect")
+        def _read_only(dbapi_connection, _record):
+            dbapi_connection.execute("PRAGMA query_only = 1")
+
+        return engine
+    return create_engine(url, poolclass=NullPool, connect_args={
+        "connect_timeout": PROBE_PG_CONNECT_SECONDS,
+        "options": f"-c statement_timeout={PROBE_PG_STATEMENT_MS} -c lock_timeout={PROBE_PG_LOCK_MS} "
+                   f"-c default_transaction_read_only=on"})

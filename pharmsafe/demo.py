@@ -4,17 +4,18 @@ Idempotent: a second run finds the demo pharmacy and changes nothing (it only re
 credentials file when that file is missing, with fresh passwords and tokens)."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from flask import Flask
 from sqlalchemy import select
 
 from pharmsafe.models import ApiToken, Pharmacy, User
+from pharmsafe.runtime import runtime_of
 from pharmsafe.services import evidence, registry
 from pharmsafe.services.authorizations import expire_stale_authorizations, reverse_authorization
 from pharmsafe.services.context import Ctx
@@ -34,19 +35,15 @@ def credentials_path(app: Flask) -> Path:
 
 
 def load_demo(app: Flask) -> Path:
-    ext = app.extensions["pharmsafe"]
     path = credentials_path(app)
-    with ext["session_factory"]() as session:
-        now = ext["clock"].now()
-        ctx = Ctx(session=session, actor=ACTOR, now=now, config=ext["program"])
-        existing = session.scalar(select(Pharmacy).where(Pharmacy.ncpdp_id == DEMO_NCPDP))
+    with runtime_of(app).unit_of_work(ACTOR) as ctx:
+        existing = ctx.session.scalar(select(Pharmacy).where(Pharmacy.ncpdp_id == DEMO_NCPDP))
         if existing is None:
             logins = _build(ctx)
         elif not path.exists():
             logins = _reset_logins(ctx)
         else:
             return path
-        session.commit()
     _write_credentials(path, logins)
     return path
 
@@ -66,7 +63,7 @@ def _reset_logins(ctx: Ctx) -> list[tuple[str, str, str, str]]:
     for email, role in USERS:
         user = ctx.session.scalar(select(User).where(User.email == email))
         password = secrets.token_urlsafe(12)
-        user.password_hash = hash_password(password)
+        user.password_hash = hash_password(password, ctx.passwords)
         for token in ctx.session.scalars(select(ApiToken).where(ApiToken.user_id == user.id,
                                                                 ApiToken.revoked_at.is_(None))):
             token.revoked_at = ctx.now
@@ -75,7 +72,7 @@ def _reset_logins(ctx: Ctx) -> list[tuple[str, str, str, str]]:
 
 
 def _at(ctx: Ctx, days_ago: int) -> Ctx:
-    return Ctx(session=ctx.session, actor=ctx.actor, now=ctx.now - timedelta(days=days_ago), config=ctx.config)
+    return dataclasses.replace(ctx, now=ctx.now - timedelta(days=days_ago))
 
 
 def _patient(ctx: Ctx, prescriber_id: int, n: int, first: str, last: str, *, can_get_pregnant: bool) -> int:

@@ -13,51 +13,43 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 from sqlalchemy import select
 
-from pharmsafe.audit.anchor import AnchorError, anchor_quietly, anchoring_for, off_notice, write_anchor
+from pharmsafe.audit.anchor import AnchorError, off_notice
+from pharmsafe.audit.anchor_writer import anchor_quietly, write_anchor
 from pharmsafe.audit.verify import record_checkpoint
 from pharmsafe.clock import utcnow
 from pharmsafe.leader import leader_lock
 from pharmsafe.models import SchedulerHeartbeat
+from pharmsafe.runtime import runtime_of
 from pharmsafe.services.authorizations import expire_stale_authorizations
-from pharmsafe.services.context import Ctx
 
 log = logging.getLogger("pharmsafe.scheduler")
 ACTOR = "system:scheduler"
 
 
-def _ext(app: Flask):
-    return app.extensions["pharmsafe"]
-
-
 def run_expiry_sweep(app: Flask, *, actor: str = ACTOR) -> int:
     """Expire everything past dispense_by, one bounded chunk per transaction."""
-    ext, settings = _ext(app), app.config["PHARMSAFE"]
-    chunk = settings["EXPIRY_CHUNK_SIZE"]
+    runtime = runtime_of(app)
+    chunk = runtime.settings["EXPIRY_CHUNK_SIZE"]
     total = 0
     while True:
-        with ext["session_factory"]() as session:
-            ctx = Ctx(session=session, actor=actor, now=ext["clock"].now(), config=ext["program"])
+        with runtime.unit_of_work(actor) as ctx:
             n = expire_stale_authorizations(ctx, chunk_size=chunk)
-            session.commit()
         total += n
         if n < chunk:
             return total
 
 
 def write_checkpoint(app: Flask, *, actor: str = ACTOR) -> None:
-    ext = _ext(app)
-    with ext["session_factory"]() as session:
-        record_checkpoint(session, actor=actor, now=ext["clock"].now())
-        session.commit()
+    with runtime_of(app).unit_of_work(actor) as ctx:
+        record_checkpoint(ctx.session, actor=ctx.actor, now=ctx.now)
 
 
 def write_audit_anchor(app: Flask) -> None:
     """Sign the chain's head and append it to the anchor file, when it moved since the latest
     anchor (the events since then are verified first; a broken chain is not signed)."""
-    ext = _ext(app)
-    anchoring = anchoring_for(app)
-    if anchoring is not None and anchoring.can_sign:
-        write_anchor(anchoring, ext["session_factory"], ext["clock"].now(), only_if_changed=True)
+    runtime = runtime_of(app)
+    if runtime.anchoring is not None and runtime.anchoring.can_sign:
+        write_anchor(runtime.anchoring, runtime.session_factory, runtime.now(), only_if_changed=True)
 
 
 def write_heartbeat(app: Flask) -> None:
@@ -65,15 +57,14 @@ def write_heartbeat(app: Flask) -> None:
 
 
 def record_run(app: Flask, name: str) -> None:
-    ext = _ext(app)
-    with ext["session_factory"]() as session:
+    with runtime_of(app).unit_of_work(ACTOR) as ctx:
+        session = ctx.session
         row = session.scalar(select(SchedulerHeartbeat).where(SchedulerHeartbeat.name == name).with_for_update())
-        now, host = ext["clock"].now(), f"{socket.gethostname()}:{os.getpid()}"
+        host = f"{socket.gethostname()}:{os.getpid()}"
         if row is None:
-            session.add(SchedulerHeartbeat(name=name, beat_at=now, host=host, runs=1))
+            session.add(SchedulerHeartbeat(name=name, beat_at=ctx.now, host=host, runs=1))
         else:
-            row.beat_at, row.host, row.runs = now, host, row.runs + 1
-        session.commit()
+            row.beat_at, row.host, row.runs = ctx.now, host, row.runs + 1
 
 
 JOBS = {"expiry": run_expiry_sweep, "heartbeat": write_heartbeat, "checkpoint": write_checkpoint,
@@ -101,7 +92,7 @@ def build_scheduler(app: Flask) -> BackgroundScheduler:
     start = utcnow()  # the first sweep and heartbeat run at once, not one interval after start-up
     jobs = [("expiry", "EXPIRY_INTERVAL_SECONDS", start), ("heartbeat", "HEARTBEAT_INTERVAL_SECONDS", start),
             ("checkpoint", "CHECKPOINT_INTERVAL_SECONDS", None)]
-    anchoring = anchoring_for(app)
+    anchoring = runtime_of(app).anchoring
     if anchoring is not None and anchoring.can_sign:
         # The first anchor at once: the window in which events can vanish unseen starts small.
         jobs.append(("anchor", "AUDIT_ANCHOR_INTERVAL_SECONDS", start))
@@ -147,6 +138,6 @@ def run_scheduler(app: Flask, stop: threading.Event, *, poll_seconds: float | No
         if scheduler.running:
             scheduler.shutdown(wait=True)
         if leading:  # a clean stop anchors what happened since the last tick
-            ext = _ext(app)
-            anchor_quietly(anchoring_for(app), ext["session_factory"], ext["clock"].now(), why="scheduler shutdown")
+            runtime = runtime_of(app)
+            anchor_quietly(runtime.anchoring, runtime.session_factory, runtime.now(), why="scheduler shutdown")
         lock.release()

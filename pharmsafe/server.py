@@ -12,6 +12,8 @@ import sys
 
 from gunicorn.app.base import BaseApplication
 
+from pharmsafe.runtime import runtime_of
+
 log = logging.getLogger("pharmsafe.audit")
 
 
@@ -45,18 +47,18 @@ def startup_notices(settings) -> list[str]:
 def anchor_at_shutdown() -> None:
     """Anchor the chain's head as the server stops cleanly; a failure is logged, never raised."""
     from pharmsafe import create_app
-    from pharmsafe.audit.anchor import anchor_quietly, anchoring_for
+    from pharmsafe.audit.anchor_writer import anchor_quietly
 
     try:
         app = create_app()
     except Exception as exc:  # the configuration was good at start-up; say so and stop
         log.error("audit anchor at shutdown not written: %s", type(exc).__name__)
         return
-    ext = app.extensions["pharmsafe"]
+    runtime = runtime_of(app)
     try:
-        anchor_quietly(anchoring_for(app), ext["session_factory"], ext["clock"].now(), why="server shutdown")
+        anchor_quietly(runtime.anchoring, runtime.session_factory, runtime.now(), why="server shutdown")
     finally:
-        ext["engine"].dispose()
+        runtime.dispose()
 
 
 def serve(*, host: str, port: int, workers: int, embedded_scheduler: bool) -> None:

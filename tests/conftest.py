@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
-from datetime import datetime, timezone
 
 import pytest
 from sqlalchemy import create_engine, make_url, text
@@ -13,13 +13,15 @@ from sqlalchemy import create_engine, make_url, text
 from pharmsafe import create_app
 from pharmsafe.clock import FixedClock
 from pharmsafe.migrations_state import upgrade
+from pharmsafe.runtime import runtime_of
 
 PG_URL = os.environ.get("PHARMSAFE_TEST_DATABASE_URL")
 ENGINES = ["sqlite"] + (["postgresql"] if PG_URL else [])
 # 2026-11-26 10:00 in New York.
-DEFAULT_NOW = datetime(2026, 11, 26, 15, 0, tzinfo=timezone.utc)
+DEFAULT_NOW = datetime(2026, 11, 26, 15, 0, tzinfo=UTC)
 TEST_SETTINGS = {"ENV": "testing", "SECRET_KEY": "test-run-secret-key-0123456789abcdef0123456789",
-                 "SCHEDULER": "off", "PROGRAM": "ipledge", "POLICY": "", "TIME_ZONE": "America/New_York"}
+                 "SCHEDULER": "off", "PROGRAM": "ipledge", "POLICY": "", "TIME_ZONE": "America/New_York",
+                 "PASSWORD_HASHING": "fast"}
 
 
 @pytest.fixture(scope="session")
@@ -69,7 +71,7 @@ def reset_database(app, db_url, request):
     """A callable that puts the app's database back to freshly migrated: for tests that replay
     scenarios and need each one to start from the same state."""
     def reset() -> None:
-        app.extensions["pharmsafe"]["engine"].dispose()
+        runtime_of(app).engine.dispose()
         if db_url.startswith("sqlite"):
             path = Path(make_url(db_url).database)
             for extra in (path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
@@ -94,7 +96,7 @@ def settings(db_url):
 def app(settings, clock):
     app = create_app(settings, clock=clock)
     yield app
-    app.extensions["pharmsafe"]["engine"].dispose()
+    runtime_of(app).engine.dispose()
 
 
 @pytest.fixture
@@ -104,5 +106,5 @@ def client(app):
 
 @pytest.fixture
 def session(app):
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         yield s

@@ -3,9 +3,9 @@ made through the API itself (so every test also exercises the real request path)
 from __future__ import annotations
 
 import itertools
-from datetime import date, timedelta
+from datetime import timedelta
 
-from pharmsafe.services.context import Ctx
+from pharmsafe.runtime import runtime_of
 from pharmsafe.services.users import create_user
 
 _npi_seq = itertools.count(1)
@@ -28,7 +28,7 @@ class Api:
     def __init__(self, client, token: str | None = None):
         self.client, self.token = client, token
 
-    def as_(self, token: str | None) -> "Api":
+    def as_(self, token: str | None) -> Api:
         return Api(self.client, token)
 
     def call(self, method: str, path: str, json=None, headers=None, **kwargs):
@@ -56,11 +56,8 @@ class Api:
 
 
 def admin_token(app) -> str:
-    ext = app.extensions["pharmsafe"]
-    with ext["session_factory"]() as session:
-        ctx = Ctx(session=session, actor="system:test", now=ext["clock"].now(), config=ext["program"])
+    with runtime_of(app).unit_of_work("system:test") as ctx:
         _, token = create_user(ctx, email=f"admin{next(_npi_seq)}@example.com", role="admin", issue_token=True)
-        session.commit()
     return token
 
 
@@ -69,7 +66,7 @@ class World:
 
     def __init__(self, app, client):
         self.app = app
-        self.today = app.extensions["pharmsafe"]["clock"].now().astimezone(
+        self.today = runtime_of(app).clock.now().astimezone(
             __import__("zoneinfo").ZoneInfo("America/New_York")).date()
         self.admin = Api(client, admin_token(app))
         self.anon = Api(client)

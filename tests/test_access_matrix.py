@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from pharmsafe.models import ApiToken, LabResult, SignInCounter, User
-from pharmsafe.services.context import Ctx
+from pharmsafe.runtime import runtime_of
 from pharmsafe.services.users import open_web_session
 from tests.support import World
 from tests.web.conftest import Pages
@@ -126,11 +126,11 @@ def scene(app, client):
     lab = next(r for r in doc.ok("GET", f"/patients/{patient['id']}")["lab_results"])
     # A sign-in lock's row (one failure on the spare account) and a session of the spare user.
     Pages(app.test_client()).login(spare["email"], "not the password")
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         lock_id = s.scalar(select(SignInCounter.id).order_by(SignInCounter.id))
         spare_session, _sid = open_session(app, s, spare["id"])
         s.commit()
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         token_id = s.scalar(select(ApiToken.id).where(ApiToken.user_id == spare["id"]))
         users = {t: s.scalar(select(User.id).join(ApiToken).where(ApiToken.token_hash == _hash(a.token)))
                  for t, a in ((ADMIN, world.admin), (DOC, doc), (OTHER_DOC, other_doc), (RPH, rph),
@@ -158,15 +158,15 @@ def concrete(rule: str, values: dict) -> str:
 
 
 def open_session(app, session, user_id):
-    ext = app.extensions["pharmsafe"]
-    ctx = Ctx(session=session, actor=f"user:{user_id}", now=ext["clock"].now(), config=ext["program"])
+    ext = runtime_of(app)
+    ctx = ext.ctx(session, f"user:{user_id}")
     return open_web_session(ctx, session.get(User, user_id), client_address="127.0.0.1", user_agent="matrix")
 
 
 def web_client(app, user_id):
     client = app.test_client()
     if user_id is not None:
-        with app.extensions["pharmsafe"]["session_factory"]() as s:
+        with runtime_of(app).session_factory() as s:
             _row, sid = open_session(app, s, user_id)
             s.commit()
         with client.session_transaction() as sess:

@@ -8,7 +8,7 @@ import json
 import os
 import stat
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
@@ -17,17 +17,25 @@ from sqlalchemy import func, select, text
 
 from pharmsafe import create_app
 from pharmsafe.audit import append_event
-from pharmsafe.audit.anchor import (AnchorFileError, AnchorRefused, anchoring_for, generate_keypair, key_id_of,
-                                    load_private_key, read_anchors, write_anchor)
+from pharmsafe.audit.anchor import (
+    AnchorFileError,
+    AnchorRefused,
+    generate_keypair,
+    key_id_of,
+    load_private_key,
+    read_anchors,
+)
+from pharmsafe.audit.anchor_writer import write_anchor
 from pharmsafe.audit.chain import compute_hash, instant_text
 from pharmsafe.audit.verify import record_checkpoint, verify_chain
 from pharmsafe.cli import main
 from pharmsafe.config import ConfigError, load_settings
 from pharmsafe.models import AuditEvent
+from pharmsafe.runtime import runtime_of
 from tests.conftest import TEST_SETTINGS
 from tests.support import World
 
-T0 = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
@@ -47,24 +55,24 @@ def app(settings, clock, keys, anchor_file):
     app = create_app(dict(settings, AUDIT_SIGNING_KEY_FILE=str(keys[0]), AUDIT_ANCHOR_FILE=str(anchor_file)),
                      clock=clock)
     yield app
-    app.extensions["pharmsafe"]["engine"].dispose()
+    runtime_of(app).engine.dispose()
 
 
 @pytest.fixture
 def plain_app(settings, clock):
     app = create_app(settings, clock=clock)
     yield app
-    app.extensions["pharmsafe"]["engine"].dispose()
+    runtime_of(app).engine.dispose()
 
 
 @pytest.fixture
 def anchoring(app):
-    return anchoring_for(app)
+    return runtime_of(app).anchoring
 
 
 @pytest.fixture
 def factory(app):
-    return app.extensions["pharmsafe"]["session_factory"]
+    return runtime_of(app).session_factory
 
 
 def add_events(factory, n: int, start: int = 0) -> None:
@@ -95,7 +103,7 @@ def beneath_the_guards(conn) -> None:
 
 
 def tamper(app, *statements: str, params=None) -> None:
-    with app.extensions["pharmsafe"]["engine"].begin() as conn:
+    with runtime_of(app).engine.begin() as conn:
         beneath_the_guards(conn)
         for statement in statements:
             conn.execute(text(statement), params or {})
@@ -104,7 +112,7 @@ def tamper(app, *statements: str, params=None) -> None:
 def rewrite_and_rehash(app, event_id: int, payload: str) -> None:
     """Change one event's payload and re-hash it and every event after it, so that the chain is
     consistent again: what plain SHA-256 cannot detect."""
-    engine = app.extensions["pharmsafe"]["engine"]
+    engine = runtime_of(app).engine
     with engine.begin() as conn:
         beneath_the_guards(conn)
         rows = conn.execute(text("SELECT id, occurred_at, action, actor, subject, policy, payload, prev_hash, hash "

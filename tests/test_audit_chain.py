@@ -1,7 +1,7 @@
 """The hash chain detects edits, deletions, reordering, forged rows and truncation, on every engine."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import text
@@ -10,8 +10,9 @@ from pharmsafe.audit import AuditImmutableError, append_event
 from pharmsafe.audit.chain import BATCH_KEY, audit_batch, compute_hash
 from pharmsafe.audit.verify import record_checkpoint, verify_chain
 from pharmsafe.models import AuditEvent
+from pharmsafe.runtime import runtime_of
 
-T0 = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -173,7 +174,7 @@ def test_ndjson_line_equals_json_of_the_event(app, chain):
     from pharmsafe.audit.export import export_rows
     from pharmsafe.audit.query import AuditFilters
 
-    factory = app.extensions["pharmsafe"]["session_factory"]
+    factory = runtime_of(app).session_factory
     lines = "".join(export_rows(factory, AuditFilters(), "ndjson")).splitlines()
     events = chain.scalars(select(AuditEvent).order_by(AuditEvent.id)).all()
     assert lines == [json.dumps(event_to_dict(e), ensure_ascii=False, separators=(",", ":")) for e in events]

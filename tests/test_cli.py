@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from click.testing import CliRunner
 
 from pharmsafe.cli import main
+from pharmsafe.runtime import runtime_of
 from tests.conftest import TEST_SETTINGS
 
 
@@ -36,7 +37,7 @@ def test_users_create_with_password_from_stdin(run, app):
     result = run("users", "create", "rph@example.com", "--role", "admin", "--password-stdin", input="s3cret-pass\n")
     assert result.exit_code == 0, result.output
     from pharmsafe.services.users import find_user_by_email, verify_password
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         assert verify_password(find_user_by_email(s, "rph@example.com").password_hash, "s3cret-pass")
 
 
@@ -94,7 +95,7 @@ def test_audit_verify_export_and_checkpoint(run, tmp_path):
 def test_audit_verify_exits_1_with_first_broken_event(run, app):
     run("users", "create", "a@example.com", "--role", "admin")
     run("users", "create", "b@example.com", "--role", "admin")
-    engine = app.extensions["pharmsafe"]["engine"]
+    engine = runtime_of(app).engine
     with engine.begin() as conn:
         if conn.dialect.name == "sqlite":
             conn.exec_driver_sql("DROP TRIGGER audit_events_no_update")
@@ -120,8 +121,9 @@ def test_demo_load_is_idempotent(run, app, tmp_path, monkeypatch):
     assert run("demo", "load").exit_code == 0
     assert creds.read_text() == text
     from sqlalchemy import select
+
     from pharmsafe.models import Prescription
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         statuses = sorted(s.scalars(select(Prescription.status)).all())
     assert statuses == ["authorized", "authorized", "blocked", "dispensed", "expired", "reversed", "submitted"]
 
@@ -134,16 +136,18 @@ def fix_clock(monkeypatch, instant: datetime) -> None:
 
 def policy_events(app) -> list[dict]:
     from sqlalchemy import select
+
     from pharmsafe.models import AuditEvent
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         rows = s.scalars(select(AuditEvent).where(AuditEvent.action == "policy.loaded").order_by(AuditEvent.id))
         return [{"actor": e.actor, "subject": e.subject, **json.loads(e.payload)} for e in rows]
 
 
 def audit_count(app) -> int:
     from sqlalchemy import func, select
+
     from pharmsafe.models import AuditEvent
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         return s.scalar(select(func.count()).select_from(AuditEvent))
 
 
@@ -152,7 +156,7 @@ def lines_of(output: str) -> dict[str, str]:
 
 
 def test_policy_list_shows_each_version_and_the_one_in_force(run, monkeypatch):
-    fix_clock(monkeypatch, datetime(2026, 9, 1, 16, tzinfo=timezone.utc))
+    fix_clock(monkeypatch, datetime(2026, 9, 1, 16, tzinfo=UTC))
     result = run("policy", "list")
     assert result.exit_code == 0, result.output
     lines = lines_of(result.stdout)
@@ -167,7 +171,7 @@ def test_policy_list_shows_each_version_and_the_one_in_force(run, monkeypatch):
 
 
 def test_policy_list_shows_an_override_and_where_it_came_from(run, monkeypatch):
-    fix_clock(monkeypatch, datetime(2026, 9, 1, 16, tzinfo=timezone.utc))
+    fix_clock(monkeypatch, datetime(2026, 9, 1, 16, tzinfo=UTC))
     monkeypatch.setenv("PHARMSAFE_POLICY_EFFECTIVE", "ipledge-2026=2026-10-01")
     lines = lines_of(run("policy", "list").stdout)
     assert lines["ipledge-2026"].split()[:7] == ["ipledge-2026", "ipledge", "version", "2026-08-08",
@@ -179,7 +183,7 @@ def test_policy_list_shows_an_override_and_where_it_came_from(run, monkeypatch):
 
 def test_policy_list_judges_today_in_the_program_zone(run, monkeypatch):
     # 03:30 UTC on 10-01 is still 09-30 in New York: ipledge-2023 is in force, whatever the operator zone.
-    fix_clock(monkeypatch, datetime(2026, 10, 1, 3, 30, tzinfo=timezone.utc))
+    fix_clock(monkeypatch, datetime(2026, 10, 1, 3, 30, tzinfo=UTC))
     monkeypatch.setenv("PHARMSAFE_POLICY_EFFECTIVE", "ipledge-2026=2026-10-01")
     monkeypatch.setenv("PHARMSAFE_TIME_ZONE", "Europe/Paris")
     lines = lines_of(run("policy", "list").stdout)
@@ -187,7 +191,7 @@ def test_policy_list_judges_today_in_the_program_zone(run, monkeypatch):
 
 
 def test_policy_list_marks_the_pin_and_the_eu_program(run, monkeypatch):
-    fix_clock(monkeypatch, datetime(2026, 9, 1, 16, tzinfo=timezone.utc))
+    fix_clock(monkeypatch, datetime(2026, 9, 1, 16, tzinfo=UTC))
     monkeypatch.setenv("PHARMSAFE_POLICY", "ipledge-2021")
     lines = lines_of(run("policy", "list").stdout)
     assert "pinned by PHARMSAFE_POLICY" in lines["ipledge-2021"] and "in force" in lines["ipledge-2021"]
@@ -200,6 +204,7 @@ def test_policy_list_marks_the_pin_and_the_eu_program(run, monkeypatch):
 
 def test_policy_show_prints_every_parameter(run, monkeypatch):
     import dataclasses
+
     from pharmsafe.gates import LabLimits, Policy
 
     monkeypatch.setenv("PHARMSAFE_POLICY_EFFECTIVE", "ipledge-2026=2026-10-01")

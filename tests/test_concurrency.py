@@ -12,8 +12,8 @@ import pytest
 from sqlalchemy import func, select
 
 from pharmsafe.models import Authorization, Dispense
+from pharmsafe.runtime import runtime_of
 from pharmsafe.services import evidence, registry
-from pharmsafe.services.context import Ctx
 from pharmsafe.services.evaluation import evaluate_prescription
 from pharmsafe.services.prescriptions import submit_prescription
 from pharmsafe.services.users import create_user
@@ -24,9 +24,9 @@ ROUNDS = int(os.environ.get("PHARMSAFE_CONCURRENCY_ROUNDS", "200"))
 def authorized_prescriptions(app, count: int) -> tuple[str, list[int], list[int]]:
     """A pharmacist's token, and `count` prescriptions (each for its own patient) with an active
     authorization; built through the services in one transaction, since the race is what is tested."""
-    ext = app.extensions["pharmsafe"]
-    with ext["session_factory"]() as session:
-        ctx = Ctx(session=session, actor="system:test", now=ext["clock"].now(), config=ext["program"])
+    ext = runtime_of(app)
+    with ext.session_factory() as session:
+        ctx = ext.ctx(session, "system:test")
         today, far = ctx.today, ctx.today + timedelta(days=365)
         pharmacy = registry.create_pharmacy(ctx, {"name": "P", "ncpdp_id": "7654321", "rems_registration_id": "R",
                                                   "activated_until": far, "time_zone": "America/New_York"})
@@ -86,14 +86,14 @@ def test_exactly_one_dispense_wins_every_round(app, clients):
     headers = {"Authorization": f"Bearer {token}"}
     tally: Counter = Counter()
     for n, auth_id in enumerate(auth_ids):
-        responses = race(app, clients, lambda c, i: c.post(
+        responses = race(app, clients, lambda c, i, auth_id=auth_id, n=n: c.post(
             f"/api/v1/authorizations/{auth_id}/dispense", headers=headers,
             json={"quantity": 30, "rma_number": f"RMA-{n}-{i}", "rma_do_not_dispense_after": "2027-12-31"}))
         codes = Counter(r.status_code for r in responses)
         tally.update(codes)
         assert codes[201] == 1 and codes[409] == clients - 1, (n, codes, [body_of(r) for r in responses if r.status_code not in (201, 409)][:2])
         assert not any("locked" in body_of(r) for r in responses)
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         assert s.scalar(select(func.count()).select_from(Dispense)) == rounds
     assert set(tally) == {201, 409}
 
@@ -104,7 +104,7 @@ def test_one_idempotency_key_gives_one_dispense(app):
     token, _, auth_ids = authorized_prescriptions(app, rounds)
     for n, auth_id in enumerate(auth_ids):
         headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": f"key-{n}"}
-        responses = race(app, clients, lambda c, i: c.post(
+        responses = race(app, clients, lambda c, i, auth_id=auth_id, headers=headers, n=n: c.post(
             f"/api/v1/authorizations/{auth_id}/dispense", headers=headers, json={"quantity": 30, "rma_number": f"R{n}", "rma_do_not_dispense_after": "2027-12-31"}))
         created = [r for r in responses if r.status_code == 201]
         in_progress = [r for r in responses if r.status_code == 409]
@@ -112,7 +112,7 @@ def test_one_idempotency_key_gives_one_dispense(app):
         assert created, "nobody got the first answer"
         assert len({body_of(r) for r in created}) == 1  # every 201 is the one first answer
         assert all(r.get_json()["error"]["code"] == "request_in_progress" for r in in_progress)
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         assert s.scalar(select(func.count()).select_from(Dispense)) == rounds
 
 
@@ -121,9 +121,10 @@ def test_concurrent_evaluations_leave_at_most_one_active_authorization(app):
     token, rx_ids, _ = authorized_prescriptions(app, 10)
     headers = {"Authorization": f"Bearer {token}"}
     for rx_id in rx_ids:
-        responses = race(app, 8, lambda c, i: c.post(f"/api/v1/prescriptions/{rx_id}/evaluations", headers=headers))
+        responses = race(app, 8, lambda c, i, rx_id=rx_id: c.post(f"/api/v1/prescriptions/{rx_id}/evaluations",
+                                                                          headers=headers))
         assert {r.status_code for r in responses} <= {201, 409}, [body_of(r) for r in responses]
-        with app.extensions["pharmsafe"]["session_factory"]() as s:
+        with runtime_of(app).session_factory() as s:
             active = s.scalar(select(func.count()).select_from(Authorization)
                               .where(Authorization.prescription_id == rx_id, Authorization.status == "active"))
         assert active == 1
@@ -137,14 +138,15 @@ def test_evaluations_racing_dispenses_never_deadlock_or_dispense_twice(app):
     rounds = max(ROUNDS // 10, 1)
     token, rx_ids, auth_ids = authorized_prescriptions(app, rounds)
     headers = {"Authorization": f"Bearer {token}"}
-    for n, (rx_id, auth_id) in enumerate(zip(rx_ids, auth_ids)):
-        responses = race(app, 8, lambda c, i: c.post(f"/api/v1/prescriptions/{rx_id}/evaluations", headers=headers)
+    for n, (rx_id, auth_id) in enumerate(zip(rx_ids, auth_ids, strict=True)):
+        responses = race(app, 8, lambda c, i, rx_id=rx_id, auth_id=auth_id, n=n:
+                         c.post(f"/api/v1/prescriptions/{rx_id}/evaluations", headers=headers)
                          if i % 2 else c.post(f"/api/v1/authorizations/{auth_id}/dispense", headers=headers,
                                               json={"quantity": 30, "rma_number": f"RMA-{n}-{i}", "rma_do_not_dispense_after": "2027-12-31"}))
         assert {r.status_code for r in responses} <= {201, 409}, [body_of(r) for r in responses]
         dispensed = [r for i, r in enumerate(responses) if i % 2 == 0 and r.status_code == 201]
         assert len(dispensed) <= 1
-        with app.extensions["pharmsafe"]["session_factory"]() as s:
+        with runtime_of(app).session_factory() as s:
             active = s.scalar(select(func.count()).select_from(Authorization)
                               .where(Authorization.prescription_id == rx_id, Authorization.status == "active"))
             dispenses = s.scalar(select(func.count()).select_from(Dispense).where(Dispense.prescription_id == rx_id))

@@ -145,10 +145,48 @@ def test_production_refuses_a_secret_key_shipped_in_the_repository(config_file):
     again by hand) stops start-up: anyone could forge an admin session cookie with that key."""
     with pytest.raises(ConfigError, match="shipped in the repository"):
         load_settings(environ={"PHARMSAFE_ENV": "production", "PHARMSAFE_CONFIG": config_file})
-    from pharmsafe.config import _module_settings, PROJECT_ROOT
+    from pharmsafe.config import PACKAGE_DIR, _module_settings
 
-    shipped = _module_settings(PROJECT_ROOT / config_file)["SECRET_KEY"]
+    shipped = _module_settings(PACKAGE_DIR / config_file)["SECRET_KEY"]
     with pytest.raises(ConfigError, match="shipped in the repository"):
         load_settings(environ={"PHARMSAFE_ENV": "production", "PHARMSAFE_SECRET_KEY": shipped})
     # The same files still start outside production.
     assert load_settings(environ={"PHARMSAFE_ENV": "development", "PHARMSAFE_CONFIG": config_file})["SECRET_KEY"] == shipped
+
+
+def test_production_hashes_passwords_at_full_cost():
+    """The tests' cheap argon2 profile is refused in production; production's is argon2-cffi's
+    default (RFC 9106's second recommendation), above OWASP's minimum."""
+    from argon2 import PasswordHasher
+    from argon2.profiles import RFC_9106_LOW_MEMORY
+
+    from pharmsafe.runtime import Runtime
+    from pharmsafe.services.passwords import PRODUCTION, PasswordHashing
+
+    production = {"PHARMSAFE_ENV": "production", "PHARMSAFE_SECRET_KEY": "k" * 32}
+    with pytest.raises(ConfigError, match="PHARMSAFE_PASSWORD_HASHING=fast is for the test suite"):
+        load_settings(environ={**production, "PHARMSAFE_PASSWORD_HASHING": "fast"})
+    with pytest.raises(ConfigError, match="PHARMSAFE_PASSWORD_HASHING must be"):
+        load_settings(environ={**BASE, "PHARMSAFE_PASSWORD_HASHING": "md5"})
+    settings = load_settings(environ=production)
+    assert settings["PASSWORD_HASHING"] == "argon2id"
+    runtime = Runtime.build(dict(settings, DATABASE_URL="sqlite://"))
+    assert runtime.passwords is PRODUCTION
+    default = PasswordHasher()
+    assert PRODUCTION == PasswordHashing(default.time_cost, default.memory_cost, default.parallelism)
+    assert (PRODUCTION.time_cost, PRODUCTION.memory_cost, PRODUCTION.parallelism) == (
+        RFC_9106_LOW_MEMORY.time_cost, RFC_9106_LOW_MEMORY.memory_cost, RFC_9106_LOW_MEMORY.parallelism) == (3, 65536, 4)
+    # A hash says how it was made: a production hash carries m=65536,t=3,p=4.
+    assert "$m=65536,t=3,p=4$" in PRODUCTION.hash("a passphrase")
+    runtime.dispose()
+
+
+def test_no_password_is_hashed_at_import():
+    import subprocess
+    import sys
+
+    # A fresh interpreter imports everything the command and the app need: no hasher is built, nothing hashed.
+    code = ("import pharmsafe, pharmsafe.cli, pharmsafe.demo, pharmsafe.services.users, pharmsafe.services.signin\n"
+            "import pharmsafe.services.passwords as p\n"
+            "assert p._dummy_hash.cache_info().currsize == 0 and p._hasher.cache_info().currsize == 0\n")
+    subprocess.run([sys.executable, "-c", code], check=True)

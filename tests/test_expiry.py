@@ -2,16 +2,17 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import event, func, select, text
 
 from pharmsafe.models import AuditEvent, SchedulerHeartbeat
+from pharmsafe.runtime import runtime_of
 from pharmsafe.scheduler import _job, run_expiry_sweep
 from tests.support import World
 
-DISPENSE_BY = datetime(2026, 12, 1, 4, 59, 59, tzinfo=timezone.utc)
+DISPENSE_BY = datetime(2026, 12, 1, 4, 59, 59, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -20,7 +21,7 @@ def world(app, client):
 
 
 def expired_events(app) -> int:
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         return s.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "authorization.expired"))
 
 
@@ -28,17 +29,17 @@ def test_sweep_expires_after_dispense_by_and_not_before(world, app, clock):
     rph, *_, decision = world.authorized()
     auth_id = decision["authorization"]["id"]
     assert decision["dispense_by"] == "2026-12-01T04:59:59Z"
-    clock.set(datetime(2026, 12, 1, 4, 59, 59, 999999, tzinfo=timezone.utc))
+    clock.set(datetime(2026, 12, 1, 4, 59, 59, 999999, tzinfo=UTC))
     assert run_expiry_sweep(app) == 0
     assert rph.ok("GET", f"/authorizations/{auth_id}")["status"] == "active"
-    clock.set(datetime(2026, 12, 1, 5, 0, 0, tzinfo=timezone.utc))
+    clock.set(datetime(2026, 12, 1, 5, 0, 0, tzinfo=UTC))
     assert run_expiry_sweep(app) == 1
     assert rph.ok("GET", f"/authorizations/{auth_id}")["status"] == "expired"
     assert rph.ok("GET", f"/prescriptions/{decision['prescription_id']}")["status"] == "expired"
     # Idempotent: a second sweep changes nothing and writes no second event.
     assert run_expiry_sweep(app) == 0
     assert expired_events(app) == 1
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         event = s.scalars(select(AuditEvent).where(AuditEvent.action == "authorization.expired")).one()
         assert event.actor == "system:scheduler" and event.subject == f"authorization:{auth_id}"
 
@@ -46,7 +47,7 @@ def test_sweep_expires_after_dispense_by_and_not_before(world, app, clock):
 def test_sweep_works_in_chunks(world, app, clock, settings):
     app.config["PHARMSAFE"]["EXPIRY_CHUNK_SIZE"] = 2
     ids = [world.authorized()[-1]["authorization"]["id"] for _ in range(5)]
-    clock.set(datetime(2026, 12, 2, tzinfo=timezone.utc))
+    clock.set(datetime(2026, 12, 2, tzinfo=UTC))
     assert run_expiry_sweep(app) == 5
     assert expired_events(app) == 5
     assert len(ids) == 5
@@ -57,7 +58,7 @@ def test_positive_test_after_issue_reverses_before_any_sweep(world, app, clock):
     doc.ok("POST", f"/patients/{patient['id']}/pregnancy-tests",
            {"specimen_collected_on": world.day(0), "result": "positive", "specimen": "urine", "setting": "home"})
     assert rph.ok("GET", f"/authorizations/{decision['authorization']['id']}")["status"] == "reversed"
-    clock.set(datetime(2026, 12, 2, tzinfo=timezone.utc))
+    clock.set(datetime(2026, 12, 2, tzinfo=UTC))
     assert run_expiry_sweep(app) == 0
 
 
@@ -66,10 +67,10 @@ def test_jobs_record_their_runs_and_readyz_reports_the_heartbeat_age(app, client
     _job(app, "heartbeat")()
     _job(app, "checkpoint")()
     _job(app, "heartbeat")()
-    clock.set(datetime(2026, 11, 26, 15, 1, tzinfo=timezone.utc))
+    clock.set(datetime(2026, 11, 26, 15, 1, tzinfo=UTC))
     body = client.get("/readyz").get_json()
     assert body["status"] == "ready" and body["scheduler_heartbeat_age_seconds"] == 60.0
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         actions = s.scalars(select(AuditEvent.action)).all()
         runs = dict(s.execute(select(SchedulerHeartbeat.name, SchedulerHeartbeat.runs)).all())
     assert actions == ["audit.checkpoint"]
@@ -80,7 +81,7 @@ def test_jobs_record_their_runs_and_readyz_reports_the_heartbeat_age(app, client
 def test_the_sweep_updates_its_chunk_by_primary_key(world, app, clock):
     """The status re-check must not lead SQLite's planner (no statistics) to walk the status index
     over every active authorization for each chunk: the backlog would make each chunk slower."""
-    engine = app.extensions["pharmsafe"]["engine"]
+    engine = runtime_of(app).engine
     if engine.dialect.name != "sqlite":
         pytest.skip("the plan checked is SQLite's; PostgreSQL plans from statistics")
     for _ in range(3):
@@ -93,7 +94,7 @@ def test_the_sweep_updates_its_chunk_by_primary_key(world, app, clock):
 
     event.listen(engine, "before_cursor_execute", capture)
     try:
-        clock.set(datetime(2026, 12, 2, tzinfo=timezone.utc))
+        clock.set(datetime(2026, 12, 2, tzinfo=UTC))
         assert run_expiry_sweep(app) == 3
     finally:
         event.remove(engine, "before_cursor_execute", capture)
@@ -106,11 +107,11 @@ def test_the_sweep_updates_its_chunk_by_primary_key(world, app, clock):
 def test_the_sweep_passes_over_a_prescription_another_transaction_holds(world, app, clock):
     """An evaluation or dispense locks the prescription, then its authorization; the sweep locks both
     in one statement and skips what is held, so the two never wait on each other in opposite orders."""
-    engine = app.extensions["pharmsafe"]["engine"]
+    engine = runtime_of(app).engine
     if engine.dialect.name != "postgresql":
         pytest.skip("row locks are PostgreSQL's; SQLite runs one writer at a time")
     *_, decision = world.authorized()
-    clock.set(datetime(2026, 12, 2, tzinfo=timezone.utc))
+    clock.set(datetime(2026, 12, 2, tzinfo=UTC))
     swept = []
     with engine.connect() as holder:
         holder.execute(text("SELECT id FROM prescriptions WHERE id = :id FOR UPDATE"),

@@ -11,8 +11,10 @@ from sqlalchemy import create_engine, event, make_url, text
 from sqlalchemy.pool import NullPool
 
 from pharmsafe import create_app
-from pharmsafe.audit.anchor import anchoring_for, generate_keypair, write_anchor
+from pharmsafe.audit.anchor import generate_keypair
+from pharmsafe.audit.anchor_writer import write_anchor
 from pharmsafe.config import load_settings
+from pharmsafe.runtime import runtime_of
 from pharmsafe.server import startup_notices
 from tests.conftest import TEST_SETTINGS
 from tests.test_audit_anchor import add_events
@@ -39,11 +41,11 @@ def test_healthz_never_touches_the_database(clock):
     # A database that refuses every connection: liveness does not care, readiness says so.
     app = create_app(dict(TEST_SETTINGS, DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:1/none"), clock=clock)
     touched = []
-    event.listen(app.extensions["pharmsafe"]["engine"], "connect", lambda *_: touched.append("connect"))
+    event.listen(runtime_of(app).engine, "connect", lambda *_: touched.append("connect"))
     client = app.test_client()
     resp = client.get("/healthz")
     assert resp.status_code == 200 and resp.get_json() == {"status": "ok"}
-    assert touched == [] and "probe_engine" not in app.extensions["pharmsafe"]
+    assert touched == [] and runtime_of(app)._probe == []
     ready = client.get("/readyz")
     assert ready.status_code == 503 and ready.get_json()["database"] == "unreachable"
     assert ready.get_json()["status"] == "not_ready"
@@ -84,7 +86,7 @@ class Holder:
 
 @pytest.mark.parametrize("kind,ready", [("writes", True), ("everything", False)])
 def test_readyz_answers_while_the_database_is_locked(app, db_url, kind, ready):
-    app.extensions["pharmsafe"]["engine"].dispose()  # nothing of the app's holds the file open
+    runtime_of(app).engine.dispose()  # nothing of the app's holds the file open
     client = app.test_client()
     holder = Holder(db_url, kind)
     try:
@@ -115,9 +117,9 @@ def test_readyz_reports_the_age_of_the_latest_anchor(settings, clock, tmp_path):
         client = app.test_client()
         body = client.get("/readyz").get_json()
         assert body["audit_anchor"] == {"age_seconds": None, "head_event_id": None, "after_anchor": 0}
-        factory = app.extensions["pharmsafe"]["session_factory"]
+        factory = runtime_of(app).session_factory
         add_events(factory, 3)
-        write_anchor(anchoring_for(app), factory, clock.now() - timedelta(seconds=90))
+        write_anchor(runtime_of(app).anchoring, factory, clock.now() - timedelta(seconds=90))
         add_events(factory, 2, start=3)
         resp = client.get("/readyz")
         assert resp.status_code == 200
@@ -126,7 +128,7 @@ def test_readyz_reports_the_age_of_the_latest_anchor(settings, clock, tmp_path):
         report = client.get("/readyz").get_json()["audit_anchor"]
         assert "anchor file last line: not a JSON anchor line" == report["error"] and report["age_seconds"] is None
     finally:
-        app.extensions["pharmsafe"]["engine"].dispose()
+        runtime_of(app).engine.dispose()
 
 
 def test_production_without_a_key_says_so_once(tmp_path):

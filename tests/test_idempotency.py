@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 import pharmsafe.api.prescriptions as prescription_views
 from pharmsafe.db import is_sqlite
 from pharmsafe.models import Dispense, IdempotencyRecord
+from pharmsafe.runtime import runtime_of
 from tests.support import World
 
 BODY = {"quantity": 60, "rma_number": "RMA-77", "rma_do_not_dispense_after": "2027-12-31"}
@@ -30,7 +31,7 @@ def dispense(world):
 
 
 def rows(app, model, *criteria) -> int:
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         return s.scalar(select(func.count()).select_from(model).where(*criteria))
 
 
@@ -105,7 +106,7 @@ def test_a_crash_inside_the_request_releases_the_claim(app, dispense, monkeypatc
 def failing_database(app):
     """A database-side failure of the dispense's insert: SQLite cannot run the trigger (503); on
     PostgreSQL a deferred constraint trigger raises at COMMIT (500). Removed by calling the result."""
-    engine = app.extensions["pharmsafe"]["engine"]
+    engine = runtime_of(app).engine
     if is_sqlite(engine):
         create = ["CREATE TRIGGER test_dispense_fails BEFORE INSERT ON dispenses "
                   "BEGIN SELECT pharmsafe_test_unavailable(); END"]
@@ -153,12 +154,12 @@ def test_a_claim_in_progress_still_refuses_a_duplicate(app, dispense):
     running (no answer yet, claimed just now) refuses the duplicate, and a failed duplicate does not
     release the claim it did not make."""
     rph, path = dispense
-    ext = app.extensions["pharmsafe"]
+    ext = runtime_of(app)
     first = rph.post(path, json={**BODY, "quantity": 600}, headers={"Idempotency-Key": "other"})
-    with ext["session_factory"]() as s:
+    with ext.session_factory() as s:
         record = s.scalars(select(IdempotencyRecord)).one()
         s.add(IdempotencyRecord(user_id=record.user_id, route=record.route, key=KEY["Idempotency-Key"],
-                                request_hash=_hash(BODY), created_at=ext["clock"].now()))
+                                request_hash=_hash(BODY), created_at=ext.clock.now()))
         s.commit()
     assert first.status_code in (409, 422)
     duplicate = rph.post(path, json=BODY, headers=KEY)

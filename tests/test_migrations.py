@@ -1,6 +1,8 @@
 """The schema is built only by migrations, and the models never drift from them."""
 from __future__ import annotations
 
+from datetime import UTC
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -8,10 +10,11 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.exc import DatabaseError
 
 from pharmsafe.db import Base
+from pharmsafe.runtime import runtime_of
 
 
 def test_models_match_migrations(app):
-    engine = app.extensions["pharmsafe"]["engine"]
+    engine = runtime_of(app).engine
     with engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
     assert diff == []
@@ -63,16 +66,16 @@ def _trail(conn) -> list:
 
 @pytest.mark.parametrize("rewrite", sorted(REWRITES))
 def test_database_refuses_every_rewrite_of_the_trail(app, session, rewrite):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from pharmsafe.audit import append_event
     from pharmsafe.audit.verify import record_checkpoint
 
-    now = datetime(2026, 11, 26, tzinfo=timezone.utc)
+    now = datetime(2026, 11, 26, tzinfo=UTC)
     append_event(session, action="user.created", actor="system:test", subject="user:1", now=now, payload={})
     record_checkpoint(session, actor="system:test", now=now)
     session.commit()
-    engine = app.extensions["pharmsafe"]["engine"]
+    engine = runtime_of(app).engine
     statement = REWRITES[rewrite][0 if engine.dialect.name == "sqlite" else 1]
     with engine.connect() as conn:
         before = _trail(conn)
@@ -86,8 +89,9 @@ def test_database_refuses_every_rewrite_of_the_trail(app, session, rewrite):
 
 
 def test_the_guards_go_with_a_downgrade_and_come_back(tmp_path):
-    from pharmsafe.migrations_state import alembic_config, upgrade
     from alembic import command
+
+    from pharmsafe.migrations_state import alembic_config, upgrade
 
     url = f"sqlite:///{tmp_path / 'down.db'}"
     upgrade(url)
@@ -122,4 +126,4 @@ def test_readyz_fails_when_not_migrated(tmp_path, clock):
     app = create_app(dict(TEST_SETTINGS, DATABASE_URL=f"sqlite:///{tmp_path / 'empty.db'}"), clock=clock)
     resp = app.test_client().get("/readyz")
     assert resp.status_code == 503 and resp.get_json()["status"] == "not_ready"
-    app.extensions["pharmsafe"]["engine"].dispose()
+    runtime_of(app).engine.dispose()

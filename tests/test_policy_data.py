@@ -2,10 +2,10 @@
 file that cannot be used stops loading with one sentence naming the file and the parameter."""
 from __future__ import annotations
 
-import configparser
 import dataclasses
 import json
 import shutil
+import tomllib
 from datetime import date
 from decimal import Decimal
 from importlib import resources
@@ -84,9 +84,10 @@ def test_each_shipped_file_states_every_parameter(name):
 
 
 def test_the_wheel_ships_the_data_files():
-    cfg = configparser.ConfigParser()
-    cfg.read(PROJECT / "setup.cfg")
-    assert "*.json" in cfg["options.package_data"]["pharmsafe.gates.policies"]
+    # tests/test_wheel.py builds and installs the wheel; this is the quick look at its declaration.
+    with open(PROJECT / "pyproject.toml", "rb") as f:
+        package_data = tomllib.load(f)["tool"]["setuptools"]["package-data"]
+    assert "*.json" in package_data["pharmsafe.gates.policies"]
 
 
 # --- a folder of one's own ----------------------------------------------------------------------------

@@ -9,16 +9,16 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
 
 from pharmsafe.audit import append_event
-from pharmsafe.audit.anchor import anchoring_for
 from pharmsafe.audit.verify import verify_chain
 from pharmsafe.leader import leader_lock
 from pharmsafe.models import AuditEvent, Authorization, SchedulerHeartbeat
+from pharmsafe.runtime import runtime_of
 from pharmsafe.scheduler import run_expiry_sweep
 from tests.conftest import TEST_SETTINGS
 from tests.support import World
@@ -47,10 +47,10 @@ def test_two_concurrent_sweeps_expire_each_authorization_once(app, client, clock
     world = World(app, client)
     ids = [world.authorized()[-1]["authorization"]["id"] for _ in range(12)]
     app.config["PHARMSAFE"]["EXPIRY_CHUNK_SIZE"] = 3
-    clock.set(datetime(2026, 12, 2, tzinfo=timezone.utc))
+    clock.set(datetime(2026, 12, 2, tzinfo=UTC))
     results = run_together(2, lambda i: run_expiry_sweep(app))
     assert sum(results) == len(ids)
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         statuses = set(s.scalars(select(Authorization.status).where(Authorization.id.in_(ids))))
         subjects = s.scalars(select(AuditEvent.subject).where(AuditEvent.action == "authorization.expired")).all()
         assert statuses == {"expired"}
@@ -59,8 +59,8 @@ def test_two_concurrent_sweeps_expire_each_authorization_once(app, client, clock
 
 
 def test_concurrent_appends_keep_one_unbroken_chain(app):
-    factory = app.extensions["pharmsafe"]["session_factory"]
-    now = datetime(2026, 11, 26, 15, tzinfo=timezone.utc)
+    factory = runtime_of(app).session_factory
+    now = datetime(2026, 11, 26, 15, tzinfo=UTC)
 
     def append_many(i):
         for j in range(15):
@@ -97,7 +97,7 @@ def free_port() -> int:
 
 
 def runs(app, name="expiry"):
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         row = s.get(SchedulerHeartbeat, name)
         return (0, None) if row is None else (row.runs, row.host)
 
@@ -172,7 +172,7 @@ def anchored(settings, clock, tmp_path):
     app = create_app(dict(settings, AUDIT_SIGNING_KEY_FILE=str(private), AUDIT_ANCHOR_FILE=str(anchor_file),
                           AUDIT_ANCHOR_INTERVAL_SECONDS=3600), clock=clock)
     yield app, anchor_file
-    app.extensions["pharmsafe"]["engine"].dispose()
+    runtime_of(app).engine.dispose()
 
 
 def last_anchor(anchor_file) -> dict | None:
@@ -183,15 +183,15 @@ def last_anchor(anchor_file) -> dict | None:
 
 
 def head_id(app) -> int:
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         return s.scalar(select(func.max(AuditEvent.id))) or 0
 
 
 def add_logins(app, n: int) -> None:
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         for i in range(n):
             append_event(s, action="user.login", actor="user:1", subject="user:1",
-                         now=datetime(2026, 11, 26, 15, tzinfo=timezone.utc), payload={"n": i})
+                         now=datetime(2026, 11, 26, 15, tzinfo=UTC), payload={"n": i})
         s.commit()
 
 
@@ -220,8 +220,8 @@ def test_the_scheduler_anchors_at_start_and_at_a_clean_stop(anchored):
         thread.join(60)
     assert not thread.is_alive()
     assert last_anchor(anchor_file)["head_event_id"] == head_id(app)
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
-        assert verify_chain(s, anchoring_for(app)).intact
+    with runtime_of(app).session_factory() as s:
+        assert verify_chain(s, runtime_of(app).anchoring).intact
 
 
 def serve_process(env, port, **kw):
@@ -264,7 +264,7 @@ def test_serve_anchors_at_a_clean_shutdown(anchored, process_env):
 
 @pytest.mark.slow
 def test_production_serve_without_a_key_says_so_once(process_env, tmp_path):
-    env = dict(process_env, PHARMSAFE_ENV="production", PHARMSAFE_SCHEDULER="off",
+    env = dict(process_env, PHARMSAFE_ENV="production", PHARMSAFE_SCHEDULER="off", PHARMSAFE_PASSWORD_HASHING="argon2id",
                PHARMSAFE_SECRET_KEY="a-production-secret-of-its-own-0123456789")
     port = free_port()
     log = tmp_path / "stderr.log"

@@ -7,7 +7,8 @@ import logging
 import pytest
 
 from pharmsafe import create_app
-from pharmsafe.security import HEADERS
+from pharmsafe.http.headers import HEADERS
+from pharmsafe.runtime import runtime_of
 from tests.conftest import TEST_SETTINGS
 from tests.support import World
 from tests.web.conftest import Pages
@@ -30,33 +31,32 @@ def test_plain_http_is_served_without_redirecting_to_https(tmp_path, sqlite_temp
     import shutil
 
     shutil.copy(sqlite_template, tmp_path / "db.sqlite")
-    app = create_app(dict(TEST_SETTINGS, ENV="production", SECRET_KEY=PRODUCTION_SECRET,
+    app = create_app(dict(TEST_SETTINGS, ENV="production", PASSWORD_HASHING="argon2id", SECRET_KEY=PRODUCTION_SECRET,
                           DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite'}"), clock=clock)
     try:
         resp = app.test_client().get("/login", base_url="http://pharmacy.example")
         assert resp.status_code == 200
     finally:
-        app.extensions["pharmsafe"]["engine"].dispose()
+        runtime_of(app).engine.dispose()
 
 
 @pytest.mark.parametrize("env,secure", [("production", True), ("testing", True), ("development", False)])
 def test_session_and_device_cookie_flags(tmp_path, sqlite_template, clock, env, secure):
     import shutil
 
-    from pharmsafe.services.context import Ctx
     from pharmsafe.services.users import create_user
 
     shutil.copy(sqlite_template, tmp_path / "db.sqlite")
     secret = PRODUCTION_SECRET if env == "production" else TEST_SETTINGS["SECRET_KEY"]
-    app = create_app(dict(TEST_SETTINGS, ENV=env, SECRET_KEY=secret, DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite'}"),
+    app = create_app(dict(TEST_SETTINGS, ENV=env, PASSWORD_HASHING="argon2id", SECRET_KEY=secret, DATABASE_URL=f"sqlite:///{tmp_path / 'db.sqlite'}"),
                      clock=clock)
     try:
         cookie = app.test_client().get("/login").headers.get("Set-Cookie", "")
         assert "session=" in cookie and "HttpOnly" in cookie and "SameSite=Lax" in cookie
         assert ("Secure" in cookie) is secure
-        ext = app.extensions["pharmsafe"]
-        with ext["session_factory"]() as s:
-            create_user(Ctx(session=s, actor="system:test", now=ext["clock"].now(), config=ext["program"]),
+        ext = runtime_of(app)
+        with ext.session_factory() as s:
+            create_user(ext.ctx(s, "system:test"),
                         email="a@example.com", role="auditor", password="a long password")
             s.commit()
         resp = Pages(app.test_client()).login("a@example.com", "a long password")
@@ -64,16 +64,15 @@ def test_session_and_device_cookie_flags(tmp_path, sqlite_template, clock, env, 
         assert "HttpOnly" in device and "SameSite=Strict" in device and "Path=/login" in device
         assert ("Secure" in device) is secure
     finally:
-        app.extensions["pharmsafe"]["engine"].dispose()
+        runtime_of(app).engine.dispose()
 
 
 def test_sign_in_rotates_the_session(app, client):
-    from pharmsafe.services.context import Ctx
     from pharmsafe.services.users import create_user
 
-    ext = app.extensions["pharmsafe"]
-    with ext["session_factory"]() as s:
-        create_user(Ctx(session=s, actor="system:test", now=ext["clock"].now(), config=ext["program"]),
+    ext = runtime_of(app)
+    with ext.session_factory() as s:
+        create_user(ext.ctx(s, "system:test"),
                     email="a@example.com", role="admin", password="a long password")
         s.commit()
     with client.session_transaction() as sess:
@@ -130,6 +129,6 @@ def test_trusted_proxy_hops_take_the_client_address_from_forwarded_for(tmp_path,
 
     app.test_client().get("/_addr", headers={"X-Forwarded-For": "203.0.113.7"}, environ_base={"REMOTE_ADDR": "10.0.0.1"})
     assert seen["addr"] == "203.0.113.7"
-    app.extensions["pharmsafe"]["engine"].dispose()
+    runtime_of(app).engine.dispose()
     with pytest.raises(ConfigError, match="PHARMSAFE_TRUSTED_PROXY_HOPS"):
         create_app(dict(TEST_SETTINGS, DATABASE_URL=url, TRUSTED_PROXY_HOPS=-1))

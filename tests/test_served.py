@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from pharmsafe.models import AuditEvent
+from pharmsafe.runtime import runtime_of
 from tests.conftest import TEST_SETTINGS
 from tests.support import World
 from tests.test_scheduler import add_logins, free_port, stop, wait_for
@@ -74,7 +75,7 @@ def status(port: int, path: str) -> int | None:
 
 
 def exported(app) -> int:
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         return s.scalar(select(func.count()).where(AuditEvent.action == "audit.exported"))
 
 
@@ -108,7 +109,7 @@ def test_a_complete_export_through_the_server_is_whole_and_recorded(app, served)
         body = conn.getresponse().read()
     finally:
         conn.close()
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         before = s.scalar(select(func.max(AuditEvent.id)))
     assert body.count(b"\n") == before - 1  # every event but the audit.exported that followed it
     assert exported(app) == 1

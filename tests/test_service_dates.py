@@ -4,22 +4,22 @@ force comes from the configured set (PHARMSAFE_POLICY_EFFECTIVE); `policy.loaded
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 from sqlalchemy import select
 
 from pharmsafe.config import load_settings
+from pharmsafe.errors import ValidationFailed
 from pharmsafe.gates import POLICIES, NoPolicyInForce
 from pharmsafe.models import AuditEvent
 from pharmsafe.services.context import Ctx, ProgramConfig
-from pharmsafe.services.errors import ValidationFailed
 from pharmsafe.services.policies import policy_set, record_policy_set
 from pharmsafe.services.validation import refuse_future_dates
 
 BASE = {"PHARMSAFE_ENV": "testing", "PHARMSAFE_SECRET_KEY": "x" * 32}
 # 04:30 UTC: 05:30 on 12-10 in Paris, 23:30 on 12-09 in New York.
-BOUNDARY = datetime(2026, 12, 10, 4, 30, tzinfo=timezone.utc)
+BOUNDARY = datetime(2026, 12, 10, 4, 30, tzinfo=UTC)
 
 
 def config(**env) -> ProgramConfig:
@@ -98,9 +98,9 @@ def test_an_override_moves_the_version_in_force(day, expected):
 
 def test_the_boundary_is_midnight_in_new_york_not_utc():
     # 2026-10-01 02:30 UTC is still 09-30 in New York: ipledge-2023 until 04:00 UTC.
-    ctx = ctx_at(datetime(2026, 10, 1, 2, 30, tzinfo=timezone.utc), POLICY_EFFECTIVE="ipledge-2026=2026-10-01")
+    ctx = ctx_at(datetime(2026, 10, 1, 2, 30, tzinfo=UTC), POLICY_EFFECTIVE="ipledge-2026=2026-10-01")
     assert ctx.policy().name == "ipledge-2023"
-    ctx = ctx_at(datetime(2026, 10, 1, 4, 0, tzinfo=timezone.utc), POLICY_EFFECTIVE="ipledge-2026=2026-10-01")
+    ctx = ctx_at(datetime(2026, 10, 1, 4, 0, tzinfo=UTC), POLICY_EFFECTIVE="ipledge-2026=2026-10-01")
     assert ctx.policy().name == "ipledge-2026"
 
 
@@ -110,7 +110,7 @@ def test_a_pin_wins_over_the_date():
 
 
 def test_eu_ppp_version_in_force_on_the_pharmacy_day():
-    eu = ctx_at(datetime(2019, 1, 1, 0, 30, tzinfo=timezone.utc), PROGRAM="eu-ppp", TIME_ZONE="America/New_York",
+    eu = ctx_at(datetime(2019, 1, 1, 0, 30, tzinfo=UTC), PROGRAM="eu-ppp", TIME_ZONE="America/New_York",
                 POLICY_EFFECTIVE="eu-ppp-2018=2019-01-01")
     assert eu.policy("Europe/Paris").name == "eu-ppp-2018"  # 01:30 on 2019-01-01 in Paris
     with pytest.raises(NoPolicyInForce):

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from pharmsafe.models import AuditEvent, User, WebSession
+from pharmsafe.runtime import runtime_of
 from pharmsafe.services import users
-from pharmsafe.services.context import Ctx
 from tests.support import Api, admin_token
 from tests.web.conftest import Pages
 from tests.web.seed import PASSWORD, Seed
@@ -27,7 +27,7 @@ def seed(app):
 @pytest.fixture
 def auditor(app, seed):
     email = seed.user("auditor")
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         return email, s.scalar(select(User.id).where(User.email == email))
 
 
@@ -48,13 +48,13 @@ def browser_with(app, cookie: str) -> Pages:
 
 
 def ended_events(app):
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         rows = s.scalars(select(AuditEvent).where(AuditEvent.action == "session.ended").order_by(AuditEvent.id))
         return [(e.actor, e.subject, json.loads(e.payload)) for e in rows]
 
 
 def rows(app, *criteria):
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         return s.scalars(select(WebSession).where(*criteria).order_by(WebSession.id)).all()
 
 
@@ -127,10 +127,10 @@ def test_a_password_change_ends_the_sessions_it_does_not_keep(app, auditor):
     email, user_id = auditor
     desk, laptop = signed_in(app, email), signed_in(app, email)
     keep = rows(app)[0]
-    ext = app.extensions["pharmsafe"]
+    ext = runtime_of(app)
     new_hash = users.hash_password("a brand new passphrase")
-    with ext["session_factory"]() as s:
-        ctx = Ctx(session=s, actor=f"user:{user_id}", now=ext["clock"].now(), config=ext["program"])
+    with ext.session_factory() as s:
+        ctx = ext.ctx(s, f"user:{user_id}")
         ended = users.change_password(ctx, user_id, new_hash, keep_session_id=keep.id, source="web")
         s.commit()
     assert len(ended) == 1

@@ -15,10 +15,19 @@ from sqlalchemy import create_engine, make_url, select, text
 from pharmsafe import create_app
 from pharmsafe.audit.chain import CHAIN_LOCK_KEY
 from pharmsafe.models import AuditEvent, SignInCounter, User
+from pharmsafe.runtime import runtime_of
 from pharmsafe.services import signin
 from pharmsafe.services.context import Ctx
-from pharmsafe.services.signin import (GENERIC_FAILURE, MAX_PER_ACCOUNT, MAX_PER_ADDRESS, MAX_PER_DEVICE, Limits,
-                                       SignInRefused, SignInThrottled, sign_in)
+from pharmsafe.services.signin import (
+    GENERIC_FAILURE,
+    MAX_PER_ACCOUNT,
+    MAX_PER_ADDRESS,
+    MAX_PER_DEVICE,
+    Limits,
+    SignInRefused,
+    SignInThrottled,
+    sign_in,
+)
 from pharmsafe.services.users import create_user
 from tests.support import Api, admin_token
 
@@ -32,13 +41,16 @@ SMALL = Limits(per_account=2, per_address=3, per_device=2)
 def two_apps(app, settings, clock):
     other = create_app(settings, clock=clock)
     yield app, other
-    other.extensions["pharmsafe"]["engine"].dispose()
+    runtime_of(other).engine.dispose()
 
 
-def attempt(app, email, password, address="10.0.0.1", devices=None, limits=Limits()):
-    ext = app.extensions["pharmsafe"]
-    with ext["session_factory"]() as session:
-        ctx = Ctx(session=session, actor="anonymous", now=ext["clock"].now(), config=ext["program"])
+DEFAULT_LIMITS = Limits()
+
+
+def attempt(app, email, password, address="10.0.0.1", devices=None, limits=DEFAULT_LIMITS):
+    ext = runtime_of(app)
+    with ext.session_factory() as session:
+        ctx = ext.ctx(session, "anonymous")
         try:
             user = sign_in(ctx, email, password, address, devices=devices, limits=limits)
         except (SignInRefused, SignInThrottled) as exc:
@@ -49,16 +61,16 @@ def attempt(app, email, password, address="10.0.0.1", devices=None, limits=Limit
 
 
 def events(app, action_like="user.login%"):
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         rows = s.scalars(select(AuditEvent).where(AuditEvent.action.like(action_like)).order_by(AuditEvent.id)).all()
         return [(e.action, e.subject, json.loads(e.payload)) for e in rows]
 
 
 @pytest.fixture
 def user(app):
-    ext = app.extensions["pharmsafe"]
-    with ext["session_factory"]() as session:
-        ctx = Ctx(session=session, actor="system:test", now=ext["clock"].now(), config=ext["program"])
+    ext = runtime_of(app)
+    with ext.session_factory() as session:
+        ctx = ext.ctx(session, "system:test")
         created, _ = create_user(ctx, email=EMAIL, role="admin", password=PASSWORD)
         session.commit()
         return created.id
@@ -124,18 +136,18 @@ def _another_connection_writes(db_url: str, user_id: int) -> None:
 
 @pytest.mark.parametrize("password", [PASSWORD, "wrong"])
 def test_the_password_is_verified_with_no_transaction_open(app, user, db_url, monkeypatch, password):
-    ext = app.extensions["pharmsafe"]
+    ext = runtime_of(app)
     real_verify = signin.verify_password
     observed = []
 
-    with ext["session_factory"]() as session:
-        def probe(password_hash, candidate):
+    with ext.session_factory() as session:
+        def probe(password_hash, candidate, hashing):
             observed.append(session.in_transaction())
             _another_connection_writes(db_url, user)  # raises if the sign-in held a write lock now
-            return real_verify(password_hash, candidate)
+            return real_verify(password_hash, candidate, hashing)
 
         monkeypatch.setattr(signin, "verify_password", probe)
-        ctx = Ctx(session=session, actor="anonymous", now=ext["clock"].now(), config=ext["program"])
+        ctx = ext.ctx(session, "anonymous")
         try:
             result = sign_in(ctx, EMAIL, password, "10.0.0.1")
         except SignInRefused as exc:
@@ -147,10 +159,10 @@ def test_the_password_is_verified_with_no_transaction_open(app, user, db_url, mo
 
 
 def test_sign_in_refuses_to_start_inside_an_open_transaction(app, user):
-    ext = app.extensions["pharmsafe"]
-    with ext["session_factory"]() as session:
+    ext = runtime_of(app)
+    with ext.session_factory() as session:
         session.execute(select(User.id)).all()
-        ctx = Ctx(session=session, actor="anonymous", now=ext["clock"].now(), config=ext["program"])
+        ctx = ext.ctx(session, "anonymous")
         with pytest.raises(RuntimeError, match="no transaction open"):
             sign_in(ctx, EMAIL, PASSWORD, "10.0.0.1")
 
@@ -161,24 +173,24 @@ def test_sign_in_refuses_to_start_inside_an_open_transaction(app, user):
 def test_concurrent_guesses_get_at_most_the_limit_through(app, user, monkeypatch, workers):
     """Every worker reads the account unlocked, then all verify at the same moment: the count is
     checked again, under a lock, in the transaction that records the failure."""
-    ext = app.extensions["pharmsafe"]
+    ext = runtime_of(app)
     barrier = threading.Barrier(workers, timeout=10)
     real_verify = signin.verify_password
 
-    def verify_together(password_hash, candidate):
+    def verify_together(password_hash, candidate, hashing):
         try:
             barrier.wait()
         except threading.BrokenBarrierError:
             pass
-        return real_verify(password_hash, candidate)
+        return real_verify(password_hash, candidate, hashing)
 
     monkeypatch.setattr(signin, "verify_password", verify_together)
     outcomes: list = []
     lock = threading.Lock()
 
     def guess(n):
-        with ext["session_factory"]() as session:
-            ctx = Ctx(session=session, actor="anonymous", now=ext["clock"].now(), config=ext["program"])
+        with ext.session_factory() as session:
+            ctx = ext.ctx(session, "anonymous")
             try:
                 sign_in(ctx, EMAIL, f"guess {n}", f"10.2.0.{n}")
                 outcome = "signed in"
@@ -245,11 +257,11 @@ def test_a_lock_lifted_while_a_sign_in_is_in_flight_is_judged_not_counted_blind(
                                                                                  password, outcome):
     for n in range(SMALL.per_account):
         attempt(app, EMAIL, "guess", f"203.0.113.{n}", limits=SMALL)
-    ext = app.extensions["pharmsafe"]
+    ext = runtime_of(app)
     real_lock = signin._lock
 
     def lift_first(ctx, keys):
-        with ext["session_factory"]() as other:
+        with ext.session_factory() as other:
             admin = Ctx(session=other, actor="user:999", now=ctx.now)
             lock_id = other.scalar(select(SignInCounter.id).where(SignInCounter.scope == "account"))
             assert signin.lift_lock(admin, lock_id, source="web")[1]
@@ -267,7 +279,7 @@ def test_a_lock_lifted_while_a_sign_in_is_in_flight_is_judged_not_counted_blind(
 # Throttled attempts in the audit trail.
 
 def test_throttled_attempts_leave_one_event_per_account_and_address_in_a_window(app, user, clock):
-    for n in range(MAX_PER_ACCOUNT):
+    for _ in range(MAX_PER_ACCOUNT):
         attempt(app, EMAIL, "guess", "203.0.113.1")
     before = len(events(app))
     for _ in range(10):
@@ -343,9 +355,9 @@ def test_an_admin_lists_and_lifts_locks_through_the_api(app, client, user):
 
 def test_only_an_admin_sees_or_lifts_locks(app, client, user):
     attempt(app, EMAIL, "guess")
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         lock_id = s.scalars(select(SignInCounter.id)).first()
-        ctx = Ctx(session=s, actor="system:test", now=app.extensions["pharmsafe"]["clock"].now())
+        ctx = runtime_of(app).ctx(s, "system:test")
         _, token = create_user(ctx, email="aud@example.com", role="auditor", issue_token=True)
         s.commit()
     auditor = Api(client, token)

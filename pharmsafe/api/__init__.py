@@ -1,8 +1,9 @@
-"""JSON API v1: token auth, roles and ownership, then body validation, in that order."""
+"""JSON API v1: token auth, roles and ownership, then body validation, in that order.
+
+Importing the package registers every route module's views on ``api_bp``."""
 from __future__ import annotations
 
-from flask import Blueprint
+from pharmsafe.api import audit, evidence, openapi, prescriptions, registry, transfers, users
+from pharmsafe.api.blueprint import api_bp
 
-api_bp = Blueprint("api", __name__, url_prefix="/api/v1")
-
-from pharmsafe.api import audit, evidence, openapi, prescriptions, registry, transfers, users  # noqa: E402,F401
+__all__ = ["api_bp", "audit", "evidence", "openapi", "prescriptions", "registry", "transfers", "users"]

@@ -5,6 +5,7 @@ import base64
 import binascii
 import functools
 import json
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -12,10 +13,10 @@ from flask import g, request
 from marshmallow import Schema, ValidationError
 from sqlalchemy import Select
 
+from pharmsafe.errors import DomainError, Forbidden
+from pharmsafe.http.unit import get_session, make_ctx
 from pharmsafe.models import User
-from pharmsafe.services.errors import DomainError, Forbidden
 from pharmsafe.services.users import user_for_token
-from pharmsafe.transactions import get_session, make_ctx
 
 PAGE_SIZE = 50
 
@@ -74,16 +75,20 @@ _TOO_DEEP = (f"Arrays and objects are nested more than {MAX_JSON_DEPTH} levels d
              "API needs more than a few.")
 
 
-def _nested_too_deep(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
-    """Whether arrays and objects nest deeper than ``limit`` (a top-level object is level 1); walked
-    without recursion."""
-    stack = [(value, 1)] if isinstance(value, (dict, list)) else []
-    while stack:
-        item, depth = stack.pop()
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_BRACKETS = re.compile(rb"[\[\]{}]")
+
+
+def nested_too_deep(raw: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether the text's arrays and objects nest deeper than ``limit`` (a top-level object is level
+    1), read from the bytes before any parser sees them: a parser that recurses a thousand levels
+    deep raises RecursionError, and on CPython 3.11 the interpreter's recursion count can stay off
+    afterwards, so that a later compile() of a template fails. Brackets inside strings don't count."""
+    depth = 0
+    for bracket in _BRACKETS.findall(_STRING.sub(b"", raw)):
+        depth += 1 if bracket in (b"[", b"{") else -1
         if depth > limit:
             return True
-        children = item.values() if isinstance(item, dict) else item
-        stack.extend((child, depth + 1) for child in children if isinstance(child, (dict, list)))
     return False
 
 
@@ -92,14 +97,12 @@ def json_body() -> Any:
     never a binary float (1e-400 would arrive as 0.0, and 21 significant digits as 17). Malformed or
     too deeply nested JSON is a 400 with the error shape."""
     raw = request.get_data(cache=True)
+    if nested_too_deep(raw):
+        raise MalformedBody(_TOO_DEEP)
     try:
         data = json.loads(raw, parse_float=Decimal)
-    except RecursionError:
-        raise MalformedBody(_TOO_DEEP) from None
     except ValueError as exc:  # includes bytes that are not UTF-8
         raise MalformedBody(f"{exc}.") from None
-    if _nested_too_deep(data):
-        raise MalformedBody(_TOO_DEEP)
     return data
 
 

@@ -3,14 +3,21 @@ from __future__ import annotations
 
 from flask import jsonify
 
-from pharmsafe.api import api_bp
-from pharmsafe.services.access import require_patient_access
-from pharmsafe.api.common import current_user, ctx, load_body, roles
-from pharmsafe.schemas.evidence import (AttestationIn, AttestationOut, LabResultIn, LabResultOut, PregnancyTestIn,
-                                        PregnancyTestOut, ReasonIn)
+from pharmsafe.api.blueprint import api_bp
+from pharmsafe.api.common import ctx, current_user, load_body, roles
+from pharmsafe.http.unit import get_session
+from pharmsafe.schemas.evidence import (
+    AttestationIn,
+    AttestationOut,
+    LabResultIn,
+    LabResultOut,
+    PregnancyTestIn,
+    PregnancyTestOut,
+    ReasonIn,
+)
 from pharmsafe.services import evidence as svc
+from pharmsafe.services.access import require_patient_access
 from pharmsafe.services.registry import get_patient
-from pharmsafe.transactions import get_session
 
 COLLECTIONS = {
     "pregnancy-tests": (PregnancyTestIn, PregnancyTestOut, svc.record_pregnancy_test),

@@ -24,9 +24,10 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from pharmsafe.api.common import current_user
+from pharmsafe.errors import Conflict, ValidationFailed
+from pharmsafe.http.unit import discard, finish, get_session, now
 from pharmsafe.models import IdempotencyRecord
-from pharmsafe.services.errors import Conflict, ValidationFailed
-from pharmsafe.transactions import discard, finish, get_session, now
+from pharmsafe.runtime import current_runtime
 
 log = logging.getLogger("pharmsafe")
 
@@ -121,7 +122,7 @@ def idempotent(view):
         # transaction begins: on SQLite both would want the single write lock.
         get_session().commit()
         route = f"{request.method} {request.path}"
-        factory = current_app.extensions["pharmsafe"]["session_factory"]
+        factory = current_runtime().session_factory
         claim = _claim(factory, user_id, route, key, _request_hash())
         if isinstance(claim, IdempotencyRecord):
             return _replay(claim)

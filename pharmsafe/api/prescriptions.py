@@ -5,20 +5,27 @@ from flask import jsonify
 from sqlalchemy import select
 from sqlalchemy.orm.attributes import set_committed_value
 
-from pharmsafe.api import api_bp
-from pharmsafe.services.access import require_pharmacy, require_prescription_access, visible_prescriptions
-from pharmsafe.api.common import current_user, ctx, load_body, load_query, paginate, roles
+from pharmsafe.api.blueprint import api_bp
+from pharmsafe.api.common import ctx, current_user, load_body, load_query, paginate, roles
 from pharmsafe.api.idempotency import idempotent
+from pharmsafe.http.unit import get_session
 from pharmsafe.models import Authorization, Decision, Prescription
 from pharmsafe.schemas.evidence import ReasonIn
-from pharmsafe.schemas.prescriptions import (AuthorizationOut, DecisionOut, DispenseIn, DispenseOut,
-                                             PrescriptionDetailOut, PrescriptionIn, PrescriptionOut,
-                                             PrescriptionQuery)
+from pharmsafe.schemas.prescriptions import (
+    AuthorizationOut,
+    DecisionOut,
+    DispenseIn,
+    DispenseOut,
+    PrescriptionDetailOut,
+    PrescriptionIn,
+    PrescriptionOut,
+    PrescriptionQuery,
+)
+from pharmsafe.services.access import require_pharmacy, require_prescription_access, visible_prescriptions
 from pharmsafe.services.authorizations import get_authorization, reverse_authorization
 from pharmsafe.services.dispensing import dispense_authorization
 from pharmsafe.services.evaluation import evaluate_prescription, get_prescription
 from pharmsafe.services.prescriptions import submit_prescription
-from pharmsafe.transactions import get_session
 
 DECISION_OUT = DecisionOut()
 

@@ -4,20 +4,26 @@ from __future__ import annotations
 from flask import jsonify
 from sqlalchemy import select
 
-from pharmsafe.api import api_bp
-from pharmsafe.services.access import require_patient_access, visible_patients
-from pharmsafe.api.common import current_user, ctx, load_body, load_query, paginate, roles
-from pharmsafe.models import (Attestation, Dispense, LabResult, Patient, Pharmacy, PregnancyTest, Prescriber,
-                              TransferIn)
+from pharmsafe.api.blueprint import api_bp
+from pharmsafe.api.common import ctx, current_user, load_body, load_query, paginate, roles
+from pharmsafe.errors import ValidationFailed
+from pharmsafe.http.unit import get_session
+from pharmsafe.models import Attestation, Dispense, LabResult, Patient, Pharmacy, PregnancyTest, Prescriber, TransferIn
 from pharmsafe.schemas.common import PageQuery
 from pharmsafe.schemas.evidence import AttestationOut, LabResultOut, PregnancyTestOut
 from pharmsafe.schemas.prescriptions import DispenseOut
+from pharmsafe.schemas.registry import (
+    PatientIn,
+    PatientOut,
+    PatientPatch,
+    PharmacyIn,
+    PharmacyOut,
+    PrescriberIn,
+    PrescriberOut,
+)
 from pharmsafe.schemas.transfers import TransferInOut
-from pharmsafe.schemas.registry import (PatientIn, PatientOut, PatientPatch, PharmacyIn, PharmacyOut,
-                                        PrescriberIn, PrescriberOut)
 from pharmsafe.services import registry as svc
-from pharmsafe.services.errors import ValidationFailed
-from pharmsafe.transactions import get_session
+from pharmsafe.services.access import require_patient_access, visible_patients
 
 ALL_ROLES = ("admin", "prescriber", "pharmacist", "auditor")
 

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from flask import jsonify
 
-from pharmsafe.api import api_bp
-from pharmsafe.api.common import current_user, ctx, load_body, roles
+from pharmsafe.api.blueprint import api_bp
+from pharmsafe.api.common import ctx, current_user, load_body, roles
+from pharmsafe.errors import Forbidden
+from pharmsafe.http.unit import get_session
 from pharmsafe.schemas.evidence import ReasonIn
 from pharmsafe.schemas.transfers import TransferInIn, TransferInOut
 from pharmsafe.services import evidence as evidence_svc
 from pharmsafe.services.access import require_patient_access
-from pharmsafe.services.errors import Forbidden
 from pharmsafe.services.registry import get_patient
 from pharmsafe.services.transfers import record_transfer_in
-from pharmsafe.transactions import get_session
 
 
 @api_bp.post("/patients/<int:patient_id>/transfers-in")

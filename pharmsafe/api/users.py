@@ -4,15 +4,15 @@ from __future__ import annotations
 from flask import jsonify
 from marshmallow import Schema, fields
 
-from pharmsafe.api import api_bp
-from pharmsafe.api.common import current_user, ctx, load_body, load_query, paginate, roles
+from pharmsafe.api.blueprint import api_bp
+from pharmsafe.api.common import ctx, current_user, load_body, load_query, paginate, roles
+from pharmsafe.errors import Forbidden
+from pharmsafe.http.unit import now
 from pharmsafe.models import SignInCounter
 from pharmsafe.schemas.common import Instant, PageQuery
 from pharmsafe.schemas.users import TokenOut, UserIn, UserOut, UserPatch
 from pharmsafe.services import signin
 from pharmsafe.services import users as svc
-from pharmsafe.services.errors import Forbidden
-from pharmsafe.transactions import now
 
 
 class SignInLockOut(Schema):

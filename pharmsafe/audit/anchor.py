@@ -22,14 +22,13 @@ of PHARMSAFE_AUDIT_SIGNING_KEY_FILE."""
 from __future__ import annotations
 
 import base64
-import fcntl
 import hashlib
 import json
 import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -210,22 +209,6 @@ def anchoring_from_settings(settings: Mapping[str, Any]) -> Anchoring | None:
     return Anchoring(anchor_file=path, private_key=private_key, public_key=public_key, key_id=key_id_of(public_key))
 
 
-def anchoring_for(app) -> Anchoring | None:
-    """The app's anchoring, built once from its settings (which start-up has already checked)."""
-    ext = app.extensions["pharmsafe"]
-    if "audit_anchoring" not in ext:
-        ext["audit_anchoring"] = anchoring_from_settings(app.config["PHARMSAFE"])
-    return ext["audit_anchoring"]
-
-
-def current_anchoring() -> Anchoring | None:
-    """The anchoring of the Flask app in context, if any (the pages and the API verify and export
-    through code that does not know the app)."""
-    from flask import current_app, has_app_context
-
-    return anchoring_for(current_app) if has_app_context() else None
-
-
 def off_notice(settings: Mapping[str, Any]) -> str | None:
     """The start-up notice of a production deployment without an anchoring key, else None."""
     if settings.get("ENV") == "production" and not str(settings.get("AUDIT_SIGNING_KEY_FILE") or "").strip():
@@ -298,7 +281,7 @@ def read_anchors(anchoring: Anchoring) -> list[Anchor]:
     return anchors
 
 
-def _count_lines(fd: int) -> int:
+def count_lines(fd: int) -> int:
     count, offset, size = 0, 0, os.fstat(fd).st_size
     while offset < size:
         block = os.pread(fd, min(1 << 20, size - offset), offset)
@@ -307,7 +290,7 @@ def _count_lines(fd: int) -> int:
     return count
 
 
-def _latest_from_fd(fd: int, anchoring: Anchoring, *, numbered: bool = True) -> Anchor | None:
+def latest_from_fd(fd: int, anchoring: Anchoring, *, numbered: bool = True) -> Anchor | None:
     """The file's last line, read from its end, checked. Its line number is counted only when
     ``numbered`` (else 0): that reads the whole file."""
     size = os.fstat(fd).st_size
@@ -318,7 +301,7 @@ def _latest_from_fd(fd: int, anchoring: Anchoring, *, numbered: bool = True) -> 
     complete = tail.endswith(b"\n")
     body = tail[:-1] if complete else tail
     cut = body.rfind(b"\n")
-    lines = _count_lines(fd) if numbered else 0
+    lines = count_lines(fd) if numbered else 0
     number = lines if complete else lines + 1
     if cut < 0 and want < size:
         raise AnchorFileError(number, "not an anchor line (too long)")
@@ -337,77 +320,10 @@ def latest_anchor(anchoring: Anchoring, *, numbered: bool = True) -> Anchor | No
         raise AnchorError(f"PHARMSAFE_AUDIT_ANCHOR_FILE {anchoring.anchor_file} cannot be read "
                           f"({exc.strerror or exc}).") from None
     try:
-        return _latest_from_fd(fd, anchoring, numbered=numbered)
+        return latest_from_fd(fd, anchoring, numbered=numbered)
     finally:
         os.close(fd)
-
-
-# --- writing -------------------------------------------------------------------------------------
-
-def write_anchor(anchoring: Anchoring, factory, now: datetime, *, only_if_changed: bool = False,
-                 number_lines: bool = False) -> Anchor | None:
-    """Verify the events since the latest anchor, sign the head and append it to the anchor file.
-
-    Returns the new anchor; None when the trail is empty, or with ``only_if_changed`` when the head
-    is the one the latest anchor already vouches for. Raises AnchorRefused when the chain does not
-    verify (nothing is signed), AnchorFileError when the file's last line is not a valid anchor (a
-    tampered file is not extended). The new anchor's ``line`` is counted only with
-    ``number_lines`` (that reads the whole file), else 0."""
-    from pharmsafe.audit.chain import chain_head
-    from pharmsafe.audit.verify import verify_chain
-    from pharmsafe.db import read_only_session
-
-    if anchoring.private_key is None:
-        raise AnchorError("PHARMSAFE_AUDIT_SIGNING_KEY_FILE is not set: this process can check anchors but "
-                          "not write them.")
-    try:
-        fd = os.open(anchoring.anchor_file, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise AnchorError(f"PHARMSAFE_AUDIT_ANCHOR_FILE {anchoring.anchor_file} cannot be opened for appending "
-                          f"({exc.strerror or exc}).") from None
-    try:
-        # One writer at a time (scheduler, exports, shutdown, the command), so that lines only grow.
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        latest = _latest_from_fd(fd, anchoring, numbered=False)
-        with read_only_session(factory) as session:
-            try:
-                if only_if_changed and latest is not None and \
-                        chain_head(session) == (latest.head_event_id, latest.head_hash):
-                    return None
-                result = verify_chain(session, anchoring, since_anchor=True, _latest=latest)
-            finally:
-                session.rollback()
-        if not result.intact:
-            raise AnchorRefused(result)
-        if result.events == 0:
-            return None
-        line = sign_line(anchoring.private_key, count=result.events, head_event_id=result.events,
-                         head_hash=result.head, anchored_at=now)
-        os.write(fd, line.encode("ascii"))
-        os.fsync(fd)
-        return parse_line(line, _count_lines(fd) if number_lines else 0, anchoring)
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
-
-
-def anchor_quietly(anchoring: Anchoring | None, factory, now: datetime, *, why: str) -> Anchor | None:
-    """write_anchor for the places where anchoring follows something else (an export, a shutdown, a
-    scheduler tick): a failure is logged, never raised. Returns the new anchor, if any."""
-    if anchoring is None or not anchoring.can_sign:
-        return None
-    try:
-        anchor = write_anchor(anchoring, factory, now, only_if_changed=True)
-    except AnchorError as exc:
-        log.error("audit anchor after %s not written: %s", why, exc)
-        return None
-    except Exception as exc:  # a database error: logged without data, retried at the next occasion
-        log.error("audit anchor after %s not written: %s", why, type(exc).__name__)
-        return None
-    if anchor is not None:
-        log.info("audit anchor written after %s: %s events, head %s", why, anchor.count, anchor.head_hash[:12])
-    return anchor
 
 
 def anchor_age_seconds(anchor: Anchor, now: datetime) -> float:
-    return round((now.astimezone(timezone.utc) - anchor.instant).total_seconds(), 1)
+    return round((now.astimezone(UTC) - anchor.instant).total_seconds(), 1)

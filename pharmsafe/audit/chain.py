@@ -10,9 +10,9 @@ import hashlib
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from json.encoder import encode_basestring as _quote
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from json.encoder import encode_basestring as _quote
 from typing import Any
 
 from sqlalchemy import event, insert, select, text
@@ -56,7 +56,7 @@ def canonical_json(value: Any) -> str:
 def format_instant(value: datetime) -> str:
     if value.tzinfo is None:
         raise ValueError("naive datetime in an audit event")
-    value = value.astimezone(timezone.utc)
+    value = value.astimezone(UTC)
     spec = "microseconds" if value.microsecond else "seconds"
     return value.isoformat(timespec=spec).replace("+00:00", "Z")
 
@@ -80,11 +80,11 @@ def instant_text(value: datetime | str) -> str:
     """format_instant for a value read straight from the driver: a datetime (PostgreSQL), or the
     text SQLAlchemy writes to SQLite ("2026-11-01 00:00:00.000000", UTC)."""
     if isinstance(value, datetime):
-        return format_instant(value if value.tzinfo else value.replace(tzinfo=timezone.utc))
+        return format_instant(value if value.tzinfo else value.replace(tzinfo=UTC))
     if len(value) == 26 and value[10] == " " and value[19] == ".":
         fraction = value[20:]
         return f"{value[:10]}T{value[11:19]}{'' if fraction == '000000' else '.' + fraction}Z"
-    return format_instant(datetime.fromisoformat(value).replace(tzinfo=timezone.utc))
+    return format_instant(datetime.fromisoformat(value).replace(tzinfo=UTC))
 
 
 def event_hash(ev: AuditEvent) -> str:
@@ -135,7 +135,7 @@ def append_event(session: Session, *, action: str, actor: str, subject: str, now
     lock_chain(session)
     head_id, head_hash = chain_head(session)
     payload_text = canonical_json(payload or {})
-    ev = AuditEvent(id=head_id + 1, occurred_at=now.astimezone(timezone.utc), action=action,
+    ev = AuditEvent(id=head_id + 1, occurred_at=now.astimezone(UTC), action=action,
                     actor=actor, subject=subject, policy=policy, payload=payload_text,
                     prev_hash=head_hash)
     ev.hash = event_hash(ev)
@@ -163,11 +163,11 @@ def _append_rows(session: Session, events: list[dict[str, Any]]) -> int:
     lock_chain(session)
     head_id, prev_hash = chain_head(session)
     rows = []
-    for offset, event in enumerate(events, start=1):
-        row = {"id": head_id + offset, "occurred_at": event["now"].astimezone(timezone.utc),
-               "action": event["action"], "actor": event["actor"],
-               "subject": event["subject"], "policy": event.get("policy"),
-               "payload": canonical_json(event.get("payload") or {}), "prev_hash": prev_hash}
+    for offset, item in enumerate(events, start=1):
+        row = {"id": head_id + offset, "occurred_at": item["now"].astimezone(UTC),
+               "action": item["action"], "actor": item["actor"],
+               "subject": item["subject"], "policy": item.get("policy"),
+               "payload": canonical_json(item.get("payload") or {}), "prev_hash": prev_hash}
         row["hash"] = prev_hash = compute_hash(**row)
         rows.append(row)
     session.execute(_INSERT, rows)

@@ -5,14 +5,16 @@ line is byte for byte json.dumps(event_to_dict(event)) without parsing and re-en
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterable, Iterator
 from json.encoder import encode_basestring as _quote
-from typing import Callable, Iterable, Iterator
 
 from sqlalchemy import String, type_coerce
 
-from pharmsafe.audit.anchor import anchor_quietly, current_anchoring
+from pharmsafe.audit.anchor import Anchoring
+from pharmsafe.audit.anchor_writer import anchor_quietly
 from pharmsafe.audit.chain import append_event, instant_text
 from pharmsafe.audit.query import AuditFilters, filtered_events
+from pharmsafe.clock import Clock
 from pharmsafe.db import read_only_session
 from pharmsafe.models import AuditEvent
 
@@ -23,14 +25,8 @@ EXPORT_FORMATS = {
 }
 CSV_COLUMNS = ("id", "occurred_at", "action", "actor", "subject", "policy", "payload", "prev_hash", "hash")
 BATCH = 2000
-FROM_APP = object()
 log = logging.getLogger("pharmsafe.audit")
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-def neutralise(cell: str) -> str:
-    """Spreadsheets run a cell that begins with = + - @ tab or CR as a formula; a leading ' stops it."""
-    return "'" + cell if cell.startswith(FORMULA_PREFIXES) else cell
 
 
 def iter_batches(session, filters: AuditFilters) -> Iterator[list[tuple]]:
@@ -49,7 +45,8 @@ def iter_batches(session, filters: AuditFilters) -> Iterator[list[tuple]]:
 
 
 def csv_cell(value: str | None) -> str:
-    """One RFC 4180 cell, neutralised; written by hand because the csv module is the slowest step
+    """One RFC 4180 cell, neutralised (spreadsheets run a cell that begins with = + - @ tab or CR
+    as a formula; a leading ' stops it); written by hand because the csv module is the slowest step
     of an export (the payload, JSON, always needs quoting)."""
     if not value:
         return ""
@@ -115,7 +112,7 @@ class ExportFailed(RuntimeError):
 
 
 def export_rows(factory, filters: AuditFilters, fmt: str, *, on_complete: Callable[[int], None] | None = None,
-                anchoring=FROM_APP, clock=None) -> Iterator[str]:
+                anchoring: Anchoring | None = None, clock: Clock | None = None) -> Iterator[str]:
     """Start an export and return its chunks.
 
     What can fail before the first byte fails here, in the caller: the export's query is tried at
@@ -123,13 +120,8 @@ def export_rows(factory, filters: AuditFilters, fmt: str, *, on_complete: Callab
     or unreadable database raises before any response is begun. The stream itself opens its own
     read-only session when it is first read (the request's has been committed and closed by then),
     and a failure while streaming raises ExportFailed from inside the iterator. Once the last chunk
-    is out, ``on_complete(events)`` runs (it records ``audit.exported``: an export is recorded only
-    once it completed; an error there also breaks the stream), then the chain is anchored (when
-    anchoring is configured; by default that of the Flask app in context, with its clock)."""
-    if anchoring is FROM_APP or clock is None:
-        app_anchoring, app_clock = _app_defaults()
-        anchoring = app_anchoring if anchoring is FROM_APP else anchoring
-        clock = clock or app_clock
+    is out, ``on_complete(events)`` runs (an error there also breaks the stream), then the chain is
+    anchored when ``anchoring`` and ``clock`` are given."""
     with read_only_session(factory) as session:
         try:
             session.execute(filtered_events(filters).with_only_columns(AuditEvent.id).limit(1)).first()
@@ -138,25 +130,49 @@ def export_rows(factory, filters: AuditFilters, fmt: str, *, on_complete: Callab
     return _stream(factory, filters, fmt, on_complete, anchoring, clock)
 
 
-def recorder(factory, clock, actor: str, payload: dict) -> Callable[[int], None]:
-    """The ``on_complete`` of an export: records ``audit.exported`` with the number of events, in a
-    transaction of its own once the last byte is out (the request's has long been committed)."""
+class AuditExport:
+    """The audit-export use case, the same for the API, the pages and the command line: recorded
+    (``audit.exported``, with the number of events) only once complete, then anchored.
 
-    def record(events: int) -> None:
-        with factory() as session:
-            append_event(session, action="audit.exported", actor=actor, subject="audit:export", now=clock.now(),
-                         payload={**payload, "events": events})
+    ``runtime`` is anything with ``session_factory``, ``clock`` and ``anchoring`` (the app's
+    Runtime). Constructing it opens the export (what can fail before the first byte raises here);
+    ``stream()`` yields the chunks and records and anchors after the last; ``rows()`` only yields
+    them, for a caller that hands the result over first (the command line renames its file into
+    place) and then calls ``record()`` and ``anchor()``."""
+
+    def __init__(self, runtime, filters: AuditFilters, fmt: str, *, actor: str, payload: dict):
+        self.factory, self.clock, self.anchoring = runtime.session_factory, runtime.clock, runtime.anchoring
+        self.actor, self.payload = actor, dict(payload)
+        self.events: int | None = None
+        self._record_on_completion = False
+        self._chunks = export_rows(self.factory, filters, fmt, on_complete=self._completed)
+
+    def _completed(self, events: int) -> None:
+        self.events = events
+        if self._record_on_completion:
+            self.record()
+
+    def stream(self) -> Iterator[str]:
+        self._record_on_completion = True
+        yield from self._chunks
+        self.anchor()
+
+    def rows(self) -> Iterator[str]:
+        self._record_on_completion = False
+        return self._chunks
+
+    def record(self) -> None:
+        """Append ``audit.exported`` in a transaction of its own (the request's has long been
+        committed); only for an export that completed."""
+        if self.events is None:
+            raise RuntimeError("an export is recorded only once it completed")
+        with self.factory() as session:
+            append_event(session, action="audit.exported", actor=self.actor, subject="audit:export",
+                         now=self.clock.now(), payload={**self.payload, "events": self.events})
             session.commit()
 
-    return record
-
-
-def _app_defaults():
-    from flask import current_app, has_app_context
-
-    if not has_app_context():
-        return None, None
-    return current_anchoring(), current_app.extensions["pharmsafe"]["clock"]
+    def anchor(self) -> None:
+        anchor_quietly(self.anchoring, self.factory, self.clock.now(), why="an export")
 
 
 def _stream(factory, filters, fmt, on_complete, anchoring, clock) -> Iterator[str]:

@@ -9,14 +9,12 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from pharmsafe.audit.anchor import (Anchor, AnchorError, Anchoring, current_anchoring, latest_anchor,
-                                    read_anchors)
+from pharmsafe.audit.anchor import Anchor, AnchorError, Anchoring, latest_anchor, read_anchors
 from pharmsafe.audit.chain import GENESIS_HASH, append_event, chain_head, compute_hash, instant_text, lock_chain
 from pharmsafe.models import AuditCheckpoint, AuditEvent
 
 BATCH = 5000
 # verify_chain's default: the anchoring of the Flask app in context (none outside one).
-FROM_APP: Any = object()
 _READ_FILE: Any = object()
 
 
@@ -44,7 +42,7 @@ COLUMNS = "id, occurred_at, action, actor, subject, policy, payload, prev_hash, 
 RAW_SELECT = f"SELECT {COLUMNS} FROM audit_events ORDER BY id"
 
 
-def verify_chain(session: Session, anchoring: Anchoring | None = FROM_APP, *, since_anchor: bool = False,
+def verify_chain(session: Session, anchoring: Anchoring | None = None, *, since_anchor: bool = False,
                  _latest: Anchor | None = _READ_FILE) -> Verification:
     """Walk the chain in id order, streamed (constant memory). An event is broken when its id is
     not the previous id + 1, its prev_hash is not the previous hash, or its hash does not match its
@@ -57,8 +55,6 @@ def verify_chain(session: Session, anchoring: Anchoring | None = FROM_APP, *, si
 
     The rows are read as the driver gives them (no ORM, no type conversion): this is the hot loop
     of every verification."""
-    if anchoring is FROM_APP:
-        anchoring = current_anchoring()
     if since_anchor and anchoring is None:
         raise AnchorError("verifying since the latest anchor needs anchoring: set PHARMSAFE_AUDIT_ANCHOR_FILE "
                           "and PHARMSAFE_AUDIT_SIGNING_KEY_FILE (or PHARMSAFE_AUDIT_VERIFY_KEY_FILE).")

@@ -7,12 +7,12 @@ The clock is never read here: ``now`` always comes from the caller.
 """
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pharmsafe.gates.policy import Policy
 
-UTC = timezone.utc
+UTC = UTC
 _DAY_END = time(23, 59, 59)
 
 

@@ -23,8 +23,16 @@ from pharmsafe.gates.facts import Facts, LabResultFacts
 from pharmsafe.gates.policy import LabLimits, Policy
 from pharmsafe.gates.results import Finding, GateResult
 from pharmsafe.gates.units import (
-    ALT, AST, CANONICAL_UNITS, LAB_LABELS, TOTAL_CHOLESTEROL, TRIGLYCERIDES, format_decimal,
-    normalize_lab_test, parse_decimal, unit_factor,
+    ALT,
+    AST,
+    CANONICAL_UNITS,
+    LAB_LABELS,
+    TOTAL_CHOLESTEROL,
+    TRIGLYCERIDES,
+    format_decimal,
+    normalize_lab_test,
+    parse_decimal,
+    unit_factor,
 )
 from pharmsafe.gates.verdict import conclude, fail, ignored_future, latest, not_applicable, passed, warn
 

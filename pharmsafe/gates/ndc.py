@@ -49,7 +49,7 @@ class AmbiguousNdc(ValueError):
         self.layouts = layouts
         readings = "; ".join(
             f"as {layout} it is {_hyphenated(ndc.strip(), layout)}, listed as {_describe(entry)}"
-            for layout, entry in zip(layouts, candidates))
+            for layout, entry in zip(layouts, candidates, strict=True))
         super().__init__(f"NDC {ndc.strip()} has 10 digits without hyphens and reads as more than one listed "
                          f"product: {readings}. Give the NDC with its hyphens or in its 11-digit form.")
 

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-
 from decimal import Decimal
 
 from sqlalchemy import JSON, Date, ForeignKey, Integer, Numeric, String

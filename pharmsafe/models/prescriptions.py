@@ -9,9 +9,6 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from pharmsafe.db import Base
 from pharmsafe.models.types import UTCDateTime
 
-PRESCRIPTION_STATUSES = ("submitted", "authorized", "blocked", "dispensed", "expired", "reversed")
-AUTHORIZATION_STATUSES = ("active", "dispensed", "expired", "reversed")
-
 
 class Prescription(Base):
     __tablename__ = "prescriptions"
@@ -53,7 +50,7 @@ class Decision(Base):
     # Evidence references ("pregnancy_test:17") the gates relied on, for reversal on entered-in-error.
     cited: Mapped[list] = mapped_column(JSON)
 
-    authorization: Mapped["Authorization | None"] = relationship(
+    authorization: Mapped[Authorization | None] = relationship(
         primaryjoin="Authorization.decision_id == Decision.id", uselist=False, viewonly=True)
 
 
@@ -80,7 +77,7 @@ class Authorization(Base):
 
     decision: Mapped[Decision] = relationship(lazy="joined", innerjoin=True, foreign_keys=[decision_id])
     prescription: Mapped[Prescription] = relationship()
-    dispense: Mapped["Dispense | None"] = relationship(
+    dispense: Mapped[Dispense | None] = relationship(
         primaryjoin="Dispense.authorization_id == Authorization.id", uselist=False, viewonly=True)
 
 

@@ -10,7 +10,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from pharmsafe.audit import format_instant
 from pharmsafe.gates.units import decimal_from_text, limits_problem
-from pharmsafe.routing import MAX_ID
+from pharmsafe.http.routing import MAX_ID
 
 
 class StrictBoolean(fields.Boolean):

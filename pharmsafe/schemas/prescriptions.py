@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from pharmsafe.models.statuses import AuthorizationStatus, PrescriptionStatus, values
 from pharmsafe.schemas.common import Id, Instant, Number, PageQuery, StrictBoolean, Text, pattern, storable
 
 NDC = pattern(r"^(\d{4}-\d{4}-\d{2}|\d{5}-\d{3}-\d{2}|\d{5}-\d{4}-\d{1}|\d{4}-\d{4}|\d{5}-\d{3}|\d{5}-\d{4}|\d{10}|\d{11})\Z",
               "Must be an NDC in the FDA's hyphenated form (for example 0245-0571-01), or 10 or 11 digits.")
-STATUSES = ("submitted", "authorized", "blocked", "dispensed", "expired", "reversed")
 
 
 class PrescriptionIn(Schema):
@@ -23,7 +23,7 @@ class PrescriptionIn(Schema):
 
 
 class PrescriptionQuery(PageQuery):
-    status = fields.String(validate=validate.OneOf(STATUSES))
+    status = fields.String(validate=validate.OneOf(values(PrescriptionStatus)))
 
 
 class DispenseIn(Schema):
@@ -33,12 +33,6 @@ class DispenseIn(Schema):
     rma_number = fields.String(allow_none=True, validate=[validate.Length(max=256), storable])
     rma_do_not_dispense_after = fields.Date(allow_none=True)
     acknowledged_warnings = fields.List(Text(64), validate=validate.Length(max=50))
-
-
-class PolicyOut(Schema):
-    name = fields.String()
-    version = fields.String()
-    effective_from = fields.Date(allow_none=True)
 
 
 class GateOut(Schema):
@@ -109,7 +103,7 @@ class AuthorizationOut(Schema):
     reversal = fields.Method("_reversal")
 
     def _reversal(self, obj):
-        if obj.status != "reversed":
+        if obj.status != AuthorizationStatus.REVERSED:
             return None
         return ReversalOut().dump({"reason": obj.reversal_reason, "reversed_at": obj.closed_at, "by": obj.reversed_by})
 

@@ -3,10 +3,8 @@ from __future__ import annotations
 from marshmallow import Schema, ValidationError, fields, validates
 
 from pharmsafe.gates import is_valid_npi
-from pharmsafe.schemas.common import (Id, Instant, StrictBoolean, Text, one_of, pattern, valid_time_zone)
-
-PRESCRIBER_STATUSES = ("active", "suspended", "inactive")
-PATIENT_STATUSES = ("active", "deactivated")
+from pharmsafe.models.statuses import PatientStatus, PrescriberStatus, values
+from pharmsafe.schemas.common import Id, Instant, StrictBoolean, Text, one_of, pattern, valid_time_zone
 
 
 class PharmacyIn(Schema):
@@ -35,7 +33,7 @@ class PrescriberIn(Schema):
     license_number = Text(64, required=True)
     license_expires_on = fields.Date(required=True)
     rems_certified_until = fields.Date(required=True)
-    status = one_of(*PRESCRIBER_STATUSES, required=True)
+    status = one_of(*values(PrescriberStatus), required=True)
 
     @validates("npi")
     def _npi(self, value, **_):
@@ -64,7 +62,7 @@ class PatientIn(Schema):
     rems_patient_id = Text(64, required=True, allow_none=True)
     enrolled_on = fields.Date(required=True)
     home_pregnancy_tests_allowed = StrictBoolean()
-    status = one_of(*PATIENT_STATUSES)
+    status = one_of(*values(PatientStatus))
     prescriber_id = Id()
 
 

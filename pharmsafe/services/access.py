@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from sqlalchemy import exists, select
 
+from pharmsafe.errors import Forbidden
 from pharmsafe.models import Patient, Prescription, User
-from pharmsafe.services.errors import Forbidden
 
 
 def can_see_patient(session, user: User, patient: Patient) -> bool:

@@ -7,9 +7,10 @@ from sqlalchemy import select, update
 
 from pharmsafe.audit import append_event
 from pharmsafe.audit.chain import append_events
+from pharmsafe.errors import Conflict, NotFound
 from pharmsafe.models import Authorization, Decision, Prescription
+from pharmsafe.models.statuses import AuthorizationStatus
 from pharmsafe.services.context import Ctx
-from pharmsafe.services.errors import Conflict, NotFound
 
 
 def is_past(dispense_by: datetime, now: datetime) -> bool:
@@ -29,7 +30,7 @@ def _close(ctx: Ctx, auth: Authorization, status: str, *, reason: str | None, ac
            payload: dict | None = None) -> None:
     auth.status = status
     auth.closed_at = ctx.now
-    if status == "reversed":
+    if status == AuthorizationStatus.REVERSED:
         auth.reversal_reason = reason
         auth.reversed_by = ctx.actor
     rx = ctx.session.get(Prescription, auth.prescription_id)
@@ -48,12 +49,12 @@ def reverse_authorization(ctx: Ctx, authorization_id: int, reason: str) -> Autho
 
 
 def refuse_unless_active(ctx: Ctx, auth: Authorization) -> None:
-    if auth.status == "dispensed":
+    if auth.status == AuthorizationStatus.DISPENSED:
         raise Conflict(f"Authorization {auth.id} has already been dispensed.", code="already_dispensed")
-    if auth.status == "reversed":
+    if auth.status == AuthorizationStatus.REVERSED:
         raise Conflict(f"Authorization {auth.id} was reversed ({auth.reversal_reason}).",
                        code="authorization_reversed")
-    if auth.status == "expired" or is_past(auth.dispense_by, ctx.now):
+    if auth.status == AuthorizationStatus.EXPIRED or is_past(auth.dispense_by, ctx.now):
         raise Conflict(f"Authorization {auth.id} expired at {auth.dispense_by.isoformat()}; "
                        "evaluate the prescription again.", code="authorization_expired")
 
@@ -62,7 +63,7 @@ def reverse_active(ctx: Ctx, auths, reason: str, payload: dict | None = None) ->
     """Reverse the given authorizations that are still active; returns their ids."""
     reversed_ids = []
     for auth in auths:
-        if auth.status == "active":
+        if auth.status == AuthorizationStatus.ACTIVE:
             _close(ctx, auth, "reversed", reason=reason, action="authorization.reversed", payload=payload)
             reversed_ids.append(auth.id)
     return reversed_ids
@@ -70,7 +71,7 @@ def reverse_active(ctx: Ctx, auths, reason: str, payload: dict | None = None) ->
 
 def active_authorizations(ctx: Ctx, *criteria) -> list[Authorization]:
     stmt = (select(Authorization).join(Prescription, Prescription.id == Authorization.prescription_id)
-            .where(Authorization.status == "active", *criteria).order_by(Authorization.id)
+            .where(Authorization.status == AuthorizationStatus.ACTIVE, *criteria).order_by(Authorization.id)
             .with_for_update(of=Authorization))
     return list(ctx.session.scalars(stmt).unique())
 
@@ -108,7 +109,7 @@ def expire_stale_authorizations(ctx: Ctx, *, chunk_size: int = 200) -> int:
         select(Authorization.id, Authorization.prescription_id, Authorization.dispense_by, Decision.policy_name)
         .join(Decision, Decision.id == Authorization.decision_id)
         .join(Prescription, Prescription.id == Authorization.prescription_id)
-        .where(Authorization.status == "active", Authorization.dispense_by < cutoff)
+        .where(Authorization.status == AuthorizationStatus.ACTIVE, Authorization.dispense_by < cutoff)
         .order_by(Authorization.dispense_by, Authorization.id).limit(chunk_size)
         # The prescriptions are locked with their authorizations, in the same statement: an
         # evaluation or dispense holding a prescription (and about to lock its authorization) is
@@ -122,13 +123,13 @@ def expire_stale_authorizations(ctx: Ctx, *, chunk_size: int = 200) -> int:
         # would otherwise walk the status index over every active authorization instead of going
         # by primary key, making each chunk's UPDATE as slow as the backlog is long.
         .where(Authorization.id.in_([row.id for row in chunk]), (Authorization.status + "") == "active")
-        .values(status="expired", closed_at=ctx.now)
+        .values(status=AuthorizationStatus.EXPIRED, closed_at=ctx.now)
         .returning(Authorization.id)
         .execution_options(synchronize_session=False)).all())
     expired = [row for row in chunk if row.id in expired_ids]
     ctx.session.execute(update(Prescription)
                         .where(Prescription.id.in_([row.prescription_id for row in expired]))
-                        .values(status="expired").execution_options(synchronize_session=False))
+                        .values(status=AuthorizationStatus.EXPIRED).execution_options(synchronize_session=False))
     append_events(ctx.session, [
         {"action": "authorization.expired", "subject": f"authorization:{row.id}", "policy": row.policy_name,
          "payload": {"prescription_id": row.prescription_id, "reason": "dispense_by passed",
@@ -136,7 +137,3 @@ def expire_stale_authorizations(ctx: Ctx, *, chunk_size: int = 200) -> int:
         for row in sorted(expired, key=lambda r: r.id)], actor=ctx.actor, now=ctx.now)
     return len(expired)
 
-
-def latest_decision(ctx: Ctx, prescription_id: int) -> Decision | None:
-    return ctx.session.scalars(select(Decision).where(Decision.prescription_id == prescription_id)
-                               .order_by(Decision.id.desc()).limit(1)).first()

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from pharmsafe.gates.dates import local_date
 from pharmsafe.gates.policies import POLICIES, program_time_zone, select_policy, with_effective_dates
 from pharmsafe.gates.policy import Policy
+from pharmsafe.services.passwords import PRODUCTION, PasswordHashing
 
 # Where a version's effective date in force came from.
 SHIPPED = "shipped"
@@ -36,7 +37,7 @@ class ProgramConfig:
     effective_sources: Mapping[str, str] = field(default_factory=_shipped_sources, hash=False)
 
     @classmethod
-    def from_settings(cls, settings) -> "ProgramConfig":
+    def from_settings(cls, settings) -> ProgramConfig:
         from pharmsafe.config import policy_effective_overrides
 
         overrides = policy_effective_overrides(settings.get("POLICY_EFFECTIVE"))
@@ -71,6 +72,8 @@ class Ctx:
     actor: str  # "user:<id>", "system:cli", "system:scheduler"
     now: datetime
     config: ProgramConfig = ProgramConfig()
+    # How passwords are hashed (PHARMSAFE_PASSWORD_HASHING; the tests' cheap profile never in production).
+    passwords: PasswordHashing = PRODUCTION
 
     def __post_init__(self):
         if self.now.tzinfo is None:

@@ -10,13 +10,14 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from pharmsafe.audit import append_event
+from pharmsafe.errors import Conflict, NotFound, ValidationFailed
 from pharmsafe.gates import facts as f
 from pharmsafe.gates.policies import policy_zone
 from pharmsafe.gates.results import Status
 from pharmsafe.models import Authorization, Dispense, Pharmacy
+from pharmsafe.models.statuses import AuthorizationStatus, PrescriptionStatus
 from pharmsafe.services.authorizations import get_authorization, refuse_unless_active
 from pharmsafe.services.context import Ctx
-from pharmsafe.services.errors import Conflict, NotFound, ValidationFailed
 from pharmsafe.services.evaluation import get_prescription, record_decision, run_gates
 from pharmsafe.services.rma import normalise_rma, rma_in_use
 
@@ -65,9 +66,9 @@ def dispense_authorization(ctx: Ctx, authorization_id: int, *, quantity: Decimal
         acknowledged_warnings=sorted(set(acknowledged_warnings)),
     )
     ctx.session.add(dispense)
-    auth.status = "dispensed"
+    auth.status = AuthorizationStatus.DISPENSED
     auth.closed_at = ctx.now
-    rx.status = "dispensed"
+    rx.status = PrescriptionStatus.DISPENSED
     ctx.session.flush()
     append_event(ctx.session, action="dispense.recorded", actor=ctx.actor, subject=f"dispense:{dispense.id}",
                  now=ctx.now, policy=result.policy_name,

@@ -7,13 +7,13 @@ from sqlalchemy.orm import joinedload
 from pharmsafe import gates
 from pharmsafe.audit import append_event
 from pharmsafe.audit.chain import audit_batch
+from pharmsafe.errors import Conflict, NotFound
 from pharmsafe.gates.results import Decision as GateDecision
 from pharmsafe.models import Authorization, Decision, Prescription
+from pharmsafe.models.statuses import AuthorizationStatus, PrescriptionStatus
 from pharmsafe.services.authorizations import reverse_active
 from pharmsafe.services.context import Ctx
-from pharmsafe.services.errors import Conflict, NotFound
 from pharmsafe.services.facts import load_facts
-
 
 # Built once: run on every evaluation. A superseded authorization's decision is read for its
 # policy alone (the audit event names it), not its gates.
@@ -21,7 +21,7 @@ _PRESCRIPTION_LOCKED = (select(Prescription).where(Prescription.id == bindparam(
                         .with_for_update().execution_options(populate_existing=True))
 _ACTIVE_FOR_PRESCRIPTION = (select(Authorization)
                             .where(Authorization.prescription_id == bindparam("prescription_id"),
-                                   Authorization.status == "active")
+                                   Authorization.status == AuthorizationStatus.ACTIVE)
                             .options(joinedload(Authorization.decision).load_only(Decision.policy_name))
                             .with_for_update())
 
@@ -70,7 +70,7 @@ def evaluate_prescription(ctx: Ctx, prescription: int | Prescription) -> tuple[D
     ``get_prescription(..., for_update=True)`` (so that it is read once, and locked)."""
     rx = prescription if isinstance(prescription, Prescription) \
         else get_prescription(ctx, prescription, for_update=True)
-    if rx.status == "dispensed":
+    if rx.status == PrescriptionStatus.DISPENSED:
         raise Conflict(f"Prescription {rx.id} has been dispensed and cannot be evaluated again.",
                        code="already_dispensed")
     result = run_gates(ctx, rx)
@@ -85,11 +85,11 @@ def _record_evaluation(ctx: Ctx, rx: Prescription, result: GateDecision) -> tupl
     reverse_active(ctx, current, "superseded", {"decision_id": decision.id})
     # Set before the next flush, so that the prescription is written once (not "reversed" by the
     # superseded authorization, then this).
-    rx.status = "authorized" if result.authorized else "blocked"
+    rx.status = PrescriptionStatus.AUTHORIZED if result.authorized else PrescriptionStatus.BLOCKED
     auth = None
     if result.authorized:
         auth = Authorization(prescription_id=rx.id, decision_id=decision.id, pharmacy_id=rx.pharmacy_id,
-                             status="active", dispense_by=result.dispense_by, issued_at=ctx.now)
+                             status=AuthorizationStatus.ACTIVE, dispense_by=result.dispense_by, issued_at=ctx.now)
         ctx.session.add(auth)
         ctx.session.flush()
         append_event(ctx.session, action="authorization.issued", actor=ctx.actor,

@@ -4,11 +4,11 @@ from __future__ import annotations
 from typing import Any
 
 from pharmsafe.audit import append_event
+from pharmsafe.errors import Conflict, NotFound, ValidationFailed
+from pharmsafe.gates import normalize_lab_test
 from pharmsafe.models import Attestation, LabResult, PregnancyTest, TransferIn
 from pharmsafe.services.authorizations import reverse_citing, reverse_for_patient
 from pharmsafe.services.context import Ctx
-from pharmsafe.gates import normalize_lab_test
-from pharmsafe.services.errors import Conflict, NotFound, ValidationFailed
 from pharmsafe.services.registry import get_patient
 from pharmsafe.services.validation import refuse_future_dates
 

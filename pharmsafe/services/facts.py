@@ -11,8 +11,18 @@ from sqlalchemy import bindparam, literal, select, true
 from sqlalchemy.orm import Session
 
 from pharmsafe.gates import facts as f
-from pharmsafe.models import (Attestation, Dispense, LabResult, Patient, Pharmacy, PregnancyTest,
-                              Prescriber, Prescription, TransferIn)
+from pharmsafe.models import (
+    Attestation,
+    Dispense,
+    LabResult,
+    Patient,
+    Pharmacy,
+    PregnancyTest,
+    Prescriber,
+    Prescription,
+    TransferIn,
+)
+from pharmsafe.models.statuses import PatientStatus
 
 _PHARMACY, _PRESCRIBER, _PATIENT = Pharmacy.__table__.c, Prescriber.__table__.c, Patient.__table__.c
 # Three rows, each by its primary key, read in one round trip (hence the joins on true).
@@ -78,7 +88,7 @@ def load_facts(session: Session, rx: Prescription, *, stage: str = "evaluation",
         patient=f.PatientFacts(id=parties.patient_id, can_get_pregnant=parties.can_get_pregnant,
                                rems_patient_id=parties.rems_patient_id, enrolled_on=parties.enrolled_on,
                                home_pregnancy_tests_allowed=bool(parties.home_pregnancy_tests_allowed),
-                               deactivated=parties.patient_status != "active"),
+                               deactivated=parties.patient_status != PatientStatus.ACTIVE),
         prescription=prescription_facts(rx),
         pregnancy_tests=tuple(
             f.PregnancyTestFacts(id=t.id, specimen_collected_on=t.specimen_collected_on, result=t.result,

@@ -5,9 +5,10 @@ from typing import Any
 
 from pharmsafe import gates
 from pharmsafe.audit import append_event
+from pharmsafe.errors import ValidationFailed
 from pharmsafe.models import Patient, Pharmacy, Prescription
+from pharmsafe.models.statuses import PrescriptionStatus
 from pharmsafe.services.context import Ctx
-from pharmsafe.services.errors import ValidationFailed
 from pharmsafe.services.validation import refuse_future_dates
 
 
@@ -26,7 +27,7 @@ def submit_prescription(ctx: Ctx, prescriber_id: int, data: dict[str, Any]) -> P
         errors["drug"] = ["PharmSafe handles isotretinoin only; this drug is not handled by this program."]
     if errors:
         raise ValidationFailed(errors)
-    rx = Prescription(prescriber_id=prescriber_id, status="submitted", submitted_at=ctx.now,
+    rx = Prescription(prescriber_id=prescriber_id, status=PrescriptionStatus.SUBMITTED, submitted_at=ctx.now,
                       submitted_by=ctx.actor, **data)
     ctx.session.add(rx)
     ctx.session.flush()

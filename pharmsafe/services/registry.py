@@ -6,10 +6,11 @@ from typing import Any
 from sqlalchemy import select
 
 from pharmsafe.audit import append_event
+from pharmsafe.errors import Conflict, NotFound, ValidationFailed
 from pharmsafe.models import Patient, Pharmacy, Prescriber
+from pharmsafe.models.statuses import PrescriberStatus
 from pharmsafe.services.authorizations import reverse_for_patient, reverse_for_pharmacy, reverse_for_prescriber
 from pharmsafe.services.context import Ctx
-from pharmsafe.services.errors import Conflict, NotFound, ValidationFailed
 from pharmsafe.services.validation import refuse_future_dates
 
 
@@ -90,7 +91,7 @@ def create_prescriber(ctx: Ctx, data: dict[str, Any]) -> Prescriber:
 
 def prescriber_lapse(ctx: Ctx, prescriber: Prescriber) -> str | None:
     """Why this prescriber may no longer prescribe, or None."""
-    if prescriber.status != "active":
+    if prescriber.status != PrescriberStatus.ACTIVE:
         return f"prescriber_{prescriber.status}"
     if prescriber.license_expires_on < ctx.today:
         return "prescriber_license_lapsed"

@@ -11,9 +11,9 @@ import unicodedata
 
 from sqlalchemy import select, text, union_all
 
+from pharmsafe.errors import ValidationFailed
 from pharmsafe.models import Dispense, TransferIn
 from pharmsafe.services.context import Ctx
-from pharmsafe.services.errors import ValidationFailed
 
 MAX_LENGTH = 64
 

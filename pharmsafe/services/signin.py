@@ -29,9 +29,9 @@ from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from pharmsafe.audit import append_event
+from pharmsafe.errors import DomainError, NotFound
 from pharmsafe.models import SignInCounter, User
 from pharmsafe.services.context import Ctx
-from pharmsafe.services.errors import DomainError, NotFound
 from pharmsafe.services.users import find_user_by_email, verify_password
 
 WINDOW = timedelta(minutes=15)
@@ -112,7 +112,7 @@ def sign_in(ctx: Ctx, email: str, password: str, client_address: str, *, devices
     # 2. Verify, with no transaction open; for an unknown email against a dummy hash, so that a
     # wrong email costs the same time as a wrong password. An attempt a lock refuses already is
     # not verified at all.
-    password_ok = False if refused_already else verify_password(seen_hash, password)
+    password_ok = False if refused_already else verify_password(seen_hash, password, ctx.passwords)
 
     # 3. Write: lock the counters, then decide again under the lock.
     pair = _Key(THROTTLED, f"{address}\n{email_key}")
@@ -124,7 +124,7 @@ def sign_in(ctx: Ctx, email: str, password: str, client_address: str, *, devices
     if not locks and (refused_already or (user is not None and user.password_hash != seen_hash)):
         # Rare: the lock ran out or was lifted, or the password changed, between the read and now.
         # Verified here after all, so that an attempt is never counted unjudged.
-        password_ok = verify_password(user.password_hash if user else None, password)
+        password_ok = verify_password(user.password_hash if user else None, password, ctx.passwords)
     if locks:
         _throttled(ctx, pair_row, subject, address, locks, limits, source)
         _prune(ctx, limits)

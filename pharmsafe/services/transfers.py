@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from pharmsafe.audit import append_event
+from pharmsafe.errors import Conflict, ValidationFailed
 from pharmsafe.models import Pharmacy, TransferIn
 from pharmsafe.services.context import Ctx
-from pharmsafe.services.errors import Conflict, ValidationFailed
 from pharmsafe.services.registry import get_patient
 from pharmsafe.services.rma import normalise_rma, rma_in_use
 from pharmsafe.services.validation import refuse_future_dates

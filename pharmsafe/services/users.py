@@ -7,14 +7,13 @@ import secrets
 from datetime import datetime, timedelta
 from typing import Any
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import bindparam, delete, func, or_, select
 
 from pharmsafe.audit import append_event
+from pharmsafe.errors import Conflict, NotFound, ValidationFailed
 from pharmsafe.models import ApiToken, Pharmacy, Prescriber, User, WebSession
 from pharmsafe.services.context import Ctx
-from pharmsafe.services.errors import Conflict, NotFound, ValidationFailed
+from pharmsafe.services.passwords import PRODUCTION, PasswordHashing
 
 # A web sign-in lasts a working day at most, whatever the browser keeps, and ends after half an hour
 # without a request.
@@ -27,27 +26,12 @@ END_REASONS = ("signed_out", "replaced", "ended_by_user", "deactivated", "passwo
 # What a session row keeps of the request's own text: nothing the databases cannot store.
 _UNSTORABLE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 
-# argon2id with argon2-cffi's defaults (t=3, m=64 MiB, p=4): above OWASP's minimum (m=19 MiB, t=2, p=1).
-_hasher = PasswordHasher()
-# Verified against when the email is unknown, so a wrong email costs the same time as a wrong password.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+def hash_password(password: str, hashing: PasswordHashing = PRODUCTION) -> str:
+    return hashing.hash(password)
 
 
-def _password_bytes(password: str) -> bytes:
-    # UTF-8, with a lone surrogate (JSON's "\ud800") kept as its code unit rather than refused:
-    # any text a person can type hashes, and the same text always hashes the same.
-    return password.encode("utf-8", "surrogatepass")
-
-
-def hash_password(password: str) -> str:
-    return _hasher.hash(_password_bytes(password))
-
-
-def verify_password(password_hash: str | None, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, _password_bytes(password)) and password_hash is not None
-    except (VerificationError, InvalidHashError):
-        return False
+def verify_password(password_hash: str | None, password: str, hashing: PasswordHashing = PRODUCTION) -> bool:
+    return hashing.verify(password_hash, password)
 
 
 def hash_token(token: str) -> str:
@@ -93,7 +77,7 @@ def create_user(ctx: Ctx, *, email: str, role: str, prescriber_id: int | None = 
                        fields={"email": ["Already registered."]})
     _check_links(ctx, role, prescriber_id, pharmacy_id)
     user = User(email=email.strip(), role=role, prescriber_id=prescriber_id, pharmacy_id=pharmacy_id,
-                password_hash=hash_password(password) if password else None, active=True, created_at=ctx.now)
+                password_hash=hash_password(password, ctx.passwords) if password else None, active=True, created_at=ctx.now)
     ctx.session.add(user)
     ctx.session.flush()
     append_event(ctx.session, action="user.created", actor=ctx.actor, subject=f"user:{user.id}", now=ctx.now,

@@ -1,11 +1,12 @@
 """Checks that need the clock or the database, shared by the API and the web forms."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
-from typing import Any, Iterable
+from typing import Any
 
+from pharmsafe.errors import ValidationFailed
 from pharmsafe.services.context import Ctx
-from pharmsafe.services.errors import ValidationFailed
 
 EVIDENCE_DATES = ("specimen_collected_on", "collected_on", "attested_on", "written_on", "enrolled_on",
                   "date_of_birth", "rma_do_not_dispense_after_never")

@@ -8,14 +8,15 @@ from __future__ import annotations
 from flask import Flask
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
+from pharmsafe.http.respond import error_response
+from pharmsafe.web import admin, audit, auth, pharmacist, prescriber, present, session
 from pharmsafe.web.session import SESSION_MAX_AGE
 
 # Created unbound; register_web binds it to each app.
 csrf = CSRFProtect()
 
+
 def register_web(app: Flask) -> None:
-    from pharmsafe.api import api_bp
-    from pharmsafe.web import admin, audit, auth, pharmacist, prescriber, present, session
 
     # A form's token lives as long as the sign-in it belongs to.
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", int(SESSION_MAX_AGE.total_seconds()))
@@ -23,8 +24,6 @@ def register_web(app: Flask) -> None:
     # session cookie are the check, not a Referer comparison that would refuse every form.
     app.config.setdefault("WTF_CSRF_SSL_STRICT", False)
     csrf.init_app(app)
-    # The JSON API authenticates every request with a bearer token, never a cookie.
-    csrf.exempt(api_bp)
     for blueprint in (auth.bp, pharmacist.bp, prescriber.bp, audit.bp, admin.bp):
         app.register_blueprint(blueprint)
     app.register_error_handler(CSRFError, _csrf_refused)
@@ -33,8 +32,6 @@ def register_web(app: Flask) -> None:
 
 
 def _csrf_refused(_exc: CSRFError):
-    from pharmsafe.errors import error_response
-
     return error_response(400, "csrf_failed",
                           "This form was refused because its security token is missing or out of date. "
                           "Go back, reload the page and send the form again.")

@@ -8,12 +8,13 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 
+from pharmsafe.http.unit import get_session, make_ctx, now
 from pharmsafe.models import ApiToken, Authorization, Pharmacy, Prescriber, SignInCounter, User
+from pharmsafe.models.statuses import AuthorizationStatus, PrescriberStatus, values
 from pharmsafe.models.users import ROLES
-from pharmsafe.schemas.registry import PRESCRIBER_STATUSES, PharmacyIn, PrescriberIn
+from pharmsafe.schemas.registry import PharmacyIn, PrescriberIn
 from pharmsafe.schemas.users import UserIn, UserPatch
 from pharmsafe.services import registry, signin, users
-from pharmsafe.transactions import get_session, make_ctx, now
 from pharmsafe.web.forms import Form, attempt
 from pharmsafe.web.notices import report_reversed
 from pharmsafe.web.session import current_user, current_web_session, guard
@@ -41,7 +42,7 @@ def index():
     counts = {model.__name__: session.scalar(select(func.count()).select_from(model))
               for model in (Pharmacy, Prescriber, User)}
     active_auths = session.scalar(select(func.count()).select_from(Authorization)
-                                  .where(Authorization.status == "active"))
+                                  .where(Authorization.status == AuthorizationStatus.ACTIVE))
     locks = session.scalar(select(func.count()).select_from(signin.locks_in_force(now()).subquery()))
     return render_template("admin/index.html", counts=counts, active_auths=active_auths, locks=locks)
 
@@ -68,7 +69,7 @@ def _list(kind: str):
 def _form(kind: str, form: Form, record=None):
     status = form.status if form.invalid else 200
     return render_template(f"admin/{kind}_form.html", form=form, record=record,
-                           statuses=[(s, s) for s in PRESCRIBER_STATUSES]), status
+                           statuses=[(s, s) for s in values(PrescriberStatus)]), status
 
 
 def _create(kind: str):

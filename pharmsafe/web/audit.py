@@ -2,17 +2,17 @@
 (recorded as audit.exported, exactly as the API's), and verify the hash chain."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, current_app, render_template, request
+from flask import Blueprint, render_template, request
 from marshmallow import ValidationError
 
-from pharmsafe.audit.anchor import anchoring_for
-from pharmsafe.audit.export import EXPORT_FORMATS, export_rows, recorder
+from pharmsafe.audit.export import EXPORT_FORMATS, AuditExport
 from pharmsafe.audit.query import filtered_events, parse_filters
 from pharmsafe.audit.verify import verify_chain
-from pharmsafe.db import read_only_session
+from pharmsafe.http.download import download
+from pharmsafe.http.unit import get_session
 from pharmsafe.models import AuditEvent
+from pharmsafe.runtime import current_runtime
 from pharmsafe.schemas.audit import AuditFilterQuery
-from pharmsafe.transactions import get_session
 from pharmsafe.web import present
 from pharmsafe.web.forms import Form
 from pharmsafe.web.session import current_user, guard
@@ -35,7 +35,7 @@ def _filters():
     query = {name: form.text(name) for name in FILTERS if form.text(name)}
     try:
         loaded = AuditFilterQuery().load(query)
-        filters = parse_filters(loaded, current_app.extensions["pharmsafe"]["program"].time_zone)
+        filters = parse_filters(loaded, current_runtime().program.time_zone)
     except ValidationError as exc:
         form.refuse(exc)
         return form, None, query
@@ -87,23 +87,18 @@ def export():
         form.status = 422
     if form.invalid:
         return _page(form, filters, query, form.status)
-    ext = current_app.extensions["pharmsafe"]
-    factory, clock = ext["session_factory"], ext["clock"]
     # Recorded only once the stream completed, exactly as the API's export.
-    stream = export_rows(factory, filters, fmt,
-                         on_complete=recorder(factory, clock, current_user().actor, {"format": fmt, **query}))
-    mimetype, extension = EXPORT_FORMATS[fmt]
-    response = Response(stream, mimetype=mimetype)
-    response.headers["Content-Disposition"] = f'attachment; filename="audit-events.{extension}"'
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    export = AuditExport(current_runtime(), filters, fmt, actor=current_user().actor,
+                         payload={"format": fmt, **query})
+    return download(export, fmt)
 
 
 @bp.get("/verification")
 def verification():
-    with read_only_session(current_app.extensions["pharmsafe"]["session_factory"]) as session:
+    runtime = current_runtime()
+    with runtime.read_only() as session:
         try:
-            result = verify_chain(session, anchoring_for(current_app))
+            result = verify_chain(session, runtime.anchoring)
         finally:
             session.rollback()
     return render_template("audit/verification.html", result=result)

@@ -6,18 +6,30 @@ repeated failures) and audits every outcome, never with the password. No answer 
 carries a new session (pharmsafe.web.session.SessionCookies)."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from marshmallow import ValidationError
 
 from pharmsafe.audit.chain import audit_batch
 from pharmsafe.db import read_only_session
+from pharmsafe.http.unit import make_ctx, mark_persist, now
+from pharmsafe.runtime import current_runtime
 from pharmsafe.schemas.users import UserIn
 from pharmsafe.services import signin, users
-from pharmsafe.transactions import make_ctx, mark_persist, now
 from pharmsafe.web.forms import REQUIRED_MESSAGE, Form
-from pharmsafe.web.session import (ROLE_HOMES, client_address, current_user, current_web_session, end_session,
-                                   guard, home_url, install_session_cookies, known_devices, remember_device,
-                                   safe_next, start_session)
+from pharmsafe.web.session import (
+    ROLE_HOMES,
+    client_address,
+    current_user,
+    current_web_session,
+    end_session,
+    guard,
+    home_url,
+    install_session_cookies,
+    known_devices,
+    remember_device,
+    safe_next,
+    start_session,
+)
 
 bp = Blueprint("auth", __name__)
 bp.record_once(lambda state: install_session_cookies(state.app))
@@ -154,7 +166,7 @@ def _peek_signed_in() -> tuple[int, str | None] | None:
     session_id = session.get("sid")
     if not isinstance(session_id, str):
         return None
-    with read_only_session(current_app.extensions["pharmsafe"]["session_factory"]) as reader:
+    with read_only_session(current_runtime().session_factory) as reader:
         return users.peek_web_session(reader, session_id, now())
 
 
@@ -171,6 +183,7 @@ def _check_password_form(form: Form, password_hash: str | None) -> str | None:
             form.errors["new_password"] = list(exc.messages.get("password", []))
     if new and confirm and new != confirm:
         form.errors["confirm_password"] = ["Does not match the new password."]
-    if current and not users.verify_password(password_hash, current):
+    passwords = current_runtime().passwords
+    if current and not users.verify_password(password_hash, current, passwords):
         form.errors["current_password"] = ["This is not your current password."]
-    return None if form.errors else users.hash_password(new)
+    return None if form.errors else users.hash_password(new, passwords)

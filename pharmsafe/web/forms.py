@@ -7,13 +7,14 @@ is passed on as typed, for the schema to refuse with its own message."""
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from flask import request
 from marshmallow import ValidationError
 
-from pharmsafe.services.errors import DomainError
-from pharmsafe.transactions import mark_persist
+from pharmsafe.errors import DomainError
+from pharmsafe.http.unit import mark_persist
 
 _INTEGER = re.compile(r"[+-]?\d{1,18}")
 # The narrowest id column (INTEGER on PostgreSQL): a larger "id" cannot name a record, and would make
@@ -36,7 +37,7 @@ class Form:
         self.secrets: dict[str, str] = {}
 
     @classmethod
-    def from_request(cls, *, lists: Iterable[str] = (), secret: Iterable[str] = ()) -> "Form":
+    def from_request(cls, *, lists: Iterable[str] = (), secret: Iterable[str] = ()) -> Form:
         """The posted fields; ``lists`` are multi-valued (checkbox groups); ``secret`` fields
         (passwords) are read but never shown again."""
         lists, secret = set(lists), set(secret)

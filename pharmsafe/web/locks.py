@@ -7,9 +7,9 @@ shows the lock as soon as a positive is recorded and drops it as soon as it is c
 without waiting for the next evaluation."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -85,7 +85,7 @@ def patient_locks(session: Session, patient_ids: Iterable[int], today: date) -> 
             locks[patient_id] = PatientLock(tests=tuple(
                 LockedBy(test_id=test.id, collected_on=test.specimen_collected_on, message=finding.message,
                          unblock=finding.unblock or "")
-                for test, finding in zip(lock.uncleared, findings)))
+                for test, finding in zip(lock.uncleared, findings, strict=True)))
     return locks
 
 

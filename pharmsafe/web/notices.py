@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from flask import flash
 
+from pharmsafe.http.unit import get_session
 from pharmsafe.models import Authorization
-from pharmsafe.transactions import get_session
 
 
 def report_reversed(reversed_ids: list[int]) -> None:

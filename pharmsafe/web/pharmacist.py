@@ -9,19 +9,20 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import and_, case, func, or_, select
 from werkzeug.exceptions import BadRequest
 
+from pharmsafe.errors import Forbidden, NotFound
+from pharmsafe.http.unit import get_session, make_ctx
 from pharmsafe.models import Authorization, Decision, Patient, Pharmacy, Prescriber, Prescription, TransferIn
+from pharmsafe.models.statuses import AuthorizationStatus, PrescriptionStatus, values
 from pharmsafe.schemas.common import UNSTORABLE
 from pharmsafe.schemas.evidence import ReasonIn
-from pharmsafe.schemas.prescriptions import DispenseIn, STATUSES
+from pharmsafe.schemas.prescriptions import DispenseIn
 from pharmsafe.schemas.transfers import TransferInIn
 from pharmsafe.services import evidence
 from pharmsafe.services.access import require_prescription_access, visible_prescriptions
 from pharmsafe.services.authorizations import is_past, reverse_authorization
 from pharmsafe.services.dispensing import dispense_authorization
-from pharmsafe.services.errors import Forbidden, NotFound
 from pharmsafe.services.evaluation import evaluate_prescription, get_prescription
 from pharmsafe.services.transfers import record_transfer_in
-from pharmsafe.transactions import get_session, make_ctx
 from pharmsafe.web import present
 from pharmsafe.web.forms import Form, attempt
 from pharmsafe.web.locks import patient_lock, patient_locks
@@ -68,7 +69,7 @@ def queue():
     ctx = make_ctx(user.actor)
     session = get_session()
     query = _search_terms()
-    status = request.args.get("status") if request.args.get("status") in STATUSES else None
+    status = request.args.get("status") if request.args.get("status") in values(PrescriptionStatus) else None
     page = _page_number()
 
     # The active authorization's deadline as a column (the entity would eagerly inner-join its decision
@@ -77,7 +78,7 @@ def queue():
             .join(Patient, Patient.id == Prescription.patient_id)
             .join(Prescriber, Prescriber.id == Prescription.prescriber_id)
             .outerjoin(Authorization, and_(Authorization.prescription_id == Prescription.id,
-                                           Authorization.status == "active"))
+                                           Authorization.status == AuthorizationStatus.ACTIVE))
             .where(visible_prescriptions(user)))
     if status:
         stmt = stmt.where(Prescription.status == status)
@@ -130,7 +131,7 @@ def render_prescription(ctx, rx: Prescription, *, dispense_form: Form | None = N
     latest = decisions[0] if decisions else None
     auth = session.scalars(select(Authorization).where(Authorization.prescription_id == rx.id)
                            .order_by(Authorization.id.desc()).limit(1)).first()
-    active = auth if auth is not None and auth.status == "active" else None
+    active = auth if auth is not None and auth.status == AuthorizationStatus.ACTIVE else None
     zone_name = pharmacy.time_zone if pharmacy is not None else None
     policy = ctx.policy(zone_name)
     quantity = present.number(rx.quantity)

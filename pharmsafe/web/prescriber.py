@@ -4,22 +4,37 @@ clearance of a positive pregnancy test among it), withdraw it, and submit a pres
 positive pregnancy test is shown as locked, with the two ways out."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
 
-from pharmsafe.models import (Attestation, Authorization, Decision, LabResult, Patient, Pharmacy, PregnancyTest,
-                              Prescription, TransferIn)
+from pharmsafe.http.unit import get_session, make_ctx
+from pharmsafe.models import (
+    Attestation,
+    Authorization,
+    Decision,
+    LabResult,
+    Patient,
+    Pharmacy,
+    PregnancyTest,
+    Prescription,
+    TransferIn,
+)
+from pharmsafe.models.statuses import AuthorizationStatus, PatientStatus, values
 from pharmsafe.schemas.evidence import AttestationIn, LabResultIn, PregnancyTestIn, ReasonIn
 from pharmsafe.schemas.prescriptions import PrescriptionIn
-from pharmsafe.schemas.registry import PATIENT_STATUSES, PatientIn, PatientPatch
+from pharmsafe.schemas.registry import PatientIn, PatientPatch
 from pharmsafe.services import evidence, registry
-from pharmsafe.services.access import (require_patient_access, require_prescription_access, visible_patients,
-                                       visible_prescriptions)
+from pharmsafe.services.access import (
+    require_patient_access,
+    require_prescription_access,
+    visible_patients,
+    visible_prescriptions,
+)
 from pharmsafe.services.evaluation import get_prescription
 from pharmsafe.services.prescriptions import submit_prescription
-from pharmsafe.transactions import get_session, make_ctx
 from pharmsafe.web import present
 from pharmsafe.web.forms import Form, attempt
 from pharmsafe.web.locks import patient_lock, patient_locks
@@ -112,7 +127,7 @@ def new_patient():
 def _active_authorizations(patient_id: int) -> set[int]:
     return set(get_session().scalars(
         select(Authorization.id).join(Prescription, Prescription.id == Authorization.prescription_id)
-        .where(Prescription.patient_id == patient_id, Authorization.status == "active")))
+        .where(Prescription.patient_id == patient_id, Authorization.status == AuthorizationStatus.ACTIVE)))
 
 
 @bp.route("/patients/<int:patient_id>/edit", methods=["GET", "POST"])
@@ -121,7 +136,7 @@ def edit_patient(patient_id: int):
     authorizations, and no prescription of theirs is authorized until they are reactivated."""
     ctx = _ctx()
     patient = _patient(ctx, patient_id, write=True)
-    context = {"patient": patient, "statuses": [(s, STATUS_NAMES.get(s, s)) for s in PATIENT_STATUSES]}
+    context = {"patient": patient, "statuses": [(s, STATUS_NAMES.get(s, s)) for s in values(PatientStatus)]}
     if request.method == "GET":
         form = Form({"first_name": patient.first_name, "last_name": patient.last_name,
                      "date_of_birth": patient.date_of_birth.isoformat(),
@@ -141,7 +156,7 @@ def edit_patient(patient_id: int):
     ok, updated = attempt(form, act)
     if not ok:
         return _form_page("prescriber/patient_form.html", form, **context)
-    if updated.status != before_status and updated.status == "deactivated":
+    if updated.status != before_status and updated.status == PatientStatus.DEACTIVATED:
         flash("Patient deactivated: no prescription of theirs can be authorized until they are reactivated.",
               "success")
     elif updated.status != before_status:

@@ -3,15 +3,17 @@
 Presentation only: every status, message and unblock hint comes from the recorded decision."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask import Flask, current_app
+from flask import Flask
 
 from pharmsafe.gates import GATE_ORDER, PRIMARY_METHODS, SECONDARY_METHODS, policy_zone
+from pharmsafe.runtime import current_runtime
 from pharmsafe.services.context import Ctx
 
 GATE_LABELS = {
@@ -96,7 +98,7 @@ def method_name(code: str) -> str:
 
 # Time zones.
 def program_zone() -> ZoneInfo:
-    return ZoneInfo(current_app.extensions["pharmsafe"]["program"].time_zone)
+    return ZoneInfo(current_runtime().program.time_zone)
 
 
 def pharmacy_zone(ctx: Ctx, pharmacy) -> ZoneInfo:

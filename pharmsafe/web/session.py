@@ -18,12 +18,12 @@ from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.exc import SQLAlchemyError
 
+from pharmsafe.errors import Forbidden
+from pharmsafe.http.unit import get_session, now
 from pharmsafe.models import User, WebSession
 from pharmsafe.services import users
 from pharmsafe.services.context import Ctx
-from pharmsafe.services.errors import Forbidden
 from pharmsafe.services.users import SESSION_IDLE, SESSION_MAX_AGE  # noqa: F401  (the limits live with the rows)
-from pharmsafe.transactions import get_session, now
 
 ROLE_HOMES = {
     "admin": "admin.index",

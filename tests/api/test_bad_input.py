@@ -5,8 +5,18 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from pharmsafe.models import (Attestation, AuditEvent, Dispense, LabResult, Patient, Pharmacy, PregnancyTest,
-                              Prescriber, Prescription)
+from pharmsafe.models import (
+    Attestation,
+    AuditEvent,
+    Dispense,
+    LabResult,
+    Patient,
+    Pharmacy,
+    PregnancyTest,
+    Prescriber,
+    Prescription,
+)
+from pharmsafe.runtime import runtime_of
 from tests.support import World
 
 TABLES = (AuditEvent, Pharmacy, Prescriber, Patient, PregnancyTest, LabResult, Attestation, Prescription, Dispense)
@@ -18,7 +28,7 @@ def world(app, client):
 
 
 def counts(app):
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         return {m.__tablename__: s.scalar(select(func.count()).select_from(m)) for m in TABLES}
 
 

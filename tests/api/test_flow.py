@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import contextlib
+from datetime import UTC
 
 import pytest
 from sqlalchemy import event
 
+from pharmsafe.runtime import runtime_of
 from tests.support import World
 
 
@@ -75,20 +77,20 @@ def test_quantity_must_equal_prescription(world):
 
 
 def test_dispense_at_midnight_after_dispense_by_is_refused_without_the_scheduler(world, clock):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     rph, *_, decision = world.authorized()
     auth_id = decision["authorization"]["id"]
-    clock.set(datetime(2026, 12, 1, 5, 0, 0, tzinfo=timezone.utc))
+    clock.set(datetime(2026, 12, 1, 5, 0, 0, tzinfo=UTC))
     resp = rph.post(f"/authorizations/{auth_id}/dispense", json={"quantity": 60, "rma_number": "R", "rma_do_not_dispense_after": "2027-12-31"})
     assert resp.status_code == 409 and resp.get_json()["error"]["code"] == "authorization_expired"
 
 
 def test_dispense_at_last_second_succeeds(world, clock):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     rph, *_, decision = world.authorized()
-    clock.set(datetime(2026, 12, 1, 4, 59, 59, 900000, tzinfo=timezone.utc))
+    clock.set(datetime(2026, 12, 1, 4, 59, 59, 900000, tzinfo=UTC))
     rph.ok("POST", f"/authorizations/{decision['authorization']['id']}/dispense", {"quantity": 60, "rma_number": "R", "rma_do_not_dispense_after": "2027-12-31"})
 
 
@@ -138,7 +140,7 @@ def statements(app):
     def record(_conn, _cursor, statement, *_):
         seen.append(statement)
 
-    engine = app.extensions["pharmsafe"]["engine"]
+    engine = runtime_of(app).engine
     event.listen(engine, "before_cursor_execute", record)
     try:
         yield seen

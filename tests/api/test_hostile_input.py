@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from pharmsafe.api.openapi import OPERATIONS
 from pharmsafe.db import Base
+from pharmsafe.runtime import runtime_of
 from tests.support import World
 from tests.web.conftest import Pages, field_error, text
 from tests.web.seed import Seed
@@ -22,7 +23,7 @@ def world(app, client):
 
 def footprint(app) -> dict[str, int]:
     """Row counts of every table."""
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         return {name: s.scalar(select(func.count()).select_from(table))
                 for name, table in sorted(Base.metadata.tables.items())}
 
@@ -114,6 +115,42 @@ def test_moderate_nesting_is_still_a_field_error(world, app):
                     headers={"Content-Type": "application/json"})
     assert_error(resp, 422, "validation_error", "note")
     assert footprint(app) == before
+
+
+def test_a_deep_body_never_reaches_the_parser(world, app, monkeypatch):
+    """A parser recursing a thousand levels raises RecursionError, and on CPython 3.11 that can leave
+    the interpreter's recursion count off, so that a later template compile fails ("AST constructor
+    recursion depth mismatch"): the depth is read from the bytes first."""
+    import pharmsafe.api.common as common
+
+    real = common.json.loads
+    parsed = []
+
+    body = _deep(1000)
+
+    def loads(raw, **kw):
+        parsed.append(raw == body or raw == body.encode() if isinstance(body, str) else raw == body)
+        return real(raw, **kw)
+
+    _, doc = world.prescriber_api()
+    patient = world.patient(doc)
+    monkeypatch.setattr(common.json, "loads", loads)
+    resp = doc.call("POST", f"/patients/{patient['id']}/attestations", data=body,
+                    headers={"Content-Type": "application/json"})
+    assert_error(resp, 400, "bad_request", "_schema")
+    assert True not in parsed
+
+
+@pytest.mark.parametrize("raw,deep", [
+    (b"[" * 33 + b"]" * 33, True), (b"[" * 32 + b"]" * 32, False),
+    (b'{"a": "' + b"[" * 100 + b'"}', False),  # brackets in a string do not nest
+    (b'{"a": "\\"' + b", " + b"[" * 40 + b"]" * 40 + b"}", True),  # an escaped backslash ends no string
+    (b'{"a": "\\"[[[["}', False), (b"{" * 40, True), (b"", False),
+])
+def test_the_depth_is_read_from_the_bytes(raw, deep):
+    from pharmsafe.api.common import nested_too_deep
+
+    assert nested_too_deep(raw) is deep
 
 
 # --- audit filters at the edge of the calendar, and NUL ------------------------------------------------
@@ -309,7 +346,7 @@ def proxied_app(settings, clock):
     app = create_app(dict(settings, TRUSTED_PROXY_HOPS=1), clock=clock)
     app.add_url_rule("/_client", "client_seen", lambda: jsonify(addr=request.remote_addr, scheme=request.scheme))
     yield app
-    app.extensions["pharmsafe"]["engine"].dispose()
+    runtime_of(app).engine.dispose()
 
 
 @pytest.mark.parametrize("header,expected", FORWARDED)
@@ -328,7 +365,7 @@ def test_forwarded_proto_is_taken_only_when_it_is_http_or_https(proxied_app, pro
 
 @pytest.mark.parametrize("header,expected", FORWARDED)
 def test_the_middleware_alone(header, expected):
-    from pharmsafe.routing import trusted_proxy
+    from pharmsafe.http.routing import trusted_proxy
 
     seen = {}
 

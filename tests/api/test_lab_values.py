@@ -9,10 +9,10 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
+from pharmsafe.errors import ValidationFailed
 from pharmsafe.models import AuditEvent, LabResult
+from pharmsafe.runtime import runtime_of
 from pharmsafe.services import evidence
-from pharmsafe.services.context import Ctx
-from pharmsafe.services.errors import ValidationFailed
 from tests.support import World
 
 
@@ -32,13 +32,13 @@ def body(**over):
 
 
 def stored(app, lab_id: int) -> tuple[str, str | None]:
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         row = s.get(LabResult, lab_id)
         return row.value, row.reference_upper
 
 
 def lab_count(app) -> tuple[int, int]:
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         return (s.scalar(select(func.count()).select_from(LabResult)),
                 s.scalar(select(func.count()).select_from(AuditEvent)))
 
@@ -179,9 +179,9 @@ def test_the_error_shape(doc_and_patient):
 
 
 def _service_ctx(app):
-    ext = app.extensions["pharmsafe"]
-    session = ext["session_factory"]()
-    return session, Ctx(session=session, actor="system:test", now=ext["clock"].now(), config=ext["program"])
+    ext = runtime_of(app)
+    session = ext.session_factory()
+    return session, ext.ctx(session, "system:test")
 
 
 @pytest.mark.parametrize(("value", "reference_upper", "texts"), [

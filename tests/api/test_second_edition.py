@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
 
 from pharmsafe.models import AuditEvent, Decision
+from pharmsafe.runtime import runtime_of
 from tests.support import Api, World
 
 RMA_DATE = "2027-12-31"
@@ -89,7 +90,7 @@ def test_a_used_rma_number_in_another_form_is_refused_and_recorded(world, again)
     assert resp.status_code == 409
     error = resp.get_json()["error"]
     assert error["code"] == "rma_already_used"
-    with world.app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(world.app).session_factory() as s:
         refused = s.get(Decision, error["decision_id"])
         assert (refused.stage, refused.outcome) == ("dispense", "blocked")
 
@@ -131,7 +132,7 @@ def test_two_dispenses_racing_for_one_rma_both_leave_a_record(world, app):
     assert statuses == [201, 409], [r.get_json() for r in results]
     loser = next(r for r in results if r.status_code == 409).get_json()["error"]
     assert loser["code"] == "rma_already_used"
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         assert s.get(Decision, loser["decision_id"]).outcome == "blocked"
 
 
@@ -243,7 +244,7 @@ def test_a_paris_pharmacy_records_same_day_evidence_before_six(eu_settings, cloc
     Paris and routed to the Paris pharmacy is not in the future, nor is a transfer-in dated today."""
     from pharmsafe import create_app
 
-    clock.set(datetime(2026, 11, 26, 4, 30, tzinfo=timezone.utc))
+    clock.set(datetime(2026, 11, 26, 4, 30, tzinfo=UTC))
     app = create_app(eu_settings, clock=clock)
     try:
         world = World(app, app.test_client())
@@ -263,7 +264,7 @@ def test_a_paris_pharmacy_records_same_day_evidence_before_six(eu_settings, cloc
             "quantity": 60, "days_supply": 30, "refills": 0, "written_on": "2026-11-27"})
         assert tomorrow.status_code == 422 and "written_on" in tomorrow.get_json()["error"]["fields"]
     finally:
-        app.extensions["pharmsafe"]["engine"].dispose()
+        runtime_of(app).engine.dispose()
 
 
 # --- finding 11: the 2026 rules' date is configuration; until then ipledge-2023 ----------------------
@@ -277,12 +278,12 @@ def test_a_postponed_2026_rule_leaves_ipledge_2023_in_force(settings, clock):
         _, _, _, _, decision = world.authorized()
         assert decision["policy"] == {"name": "ipledge-2023", "version": "2023-10-01",
                                       "effective_from": "2023-10-01"}
-        with app.extensions["pharmsafe"]["session_factory"]() as s:
+        with runtime_of(app).session_factory() as s:
             event = s.scalars(select(AuditEvent).where(AuditEvent.action == "decision.recorded")
                               .order_by(AuditEvent.id.desc())).first()
             assert json.loads(event.payload)["policy_effective_from"] == "2023-10-01"
     finally:
-        app.extensions["pharmsafe"]["engine"].dispose()
+        runtime_of(app).engine.dispose()
 
 
 def test_ipledge_2023_takes_a_home_test_for_a_later_dispense(settings, clock):
@@ -310,4 +311,4 @@ def test_ipledge_2023_takes_a_home_test_for_a_later_dispense(settings, clock):
         assert decision["outcome"] == "authorized", decision["gates"]
         assert decision["policy"]["name"] == "ipledge-2023"
     finally:
-        app.extensions["pharmsafe"]["engine"].dispose()
+        runtime_of(app).engine.dispose()

@@ -22,8 +22,12 @@ from werkzeug.serving import make_server
 
 from pharmsafe.api.openapi import OPERATIONS
 from pharmsafe.db import Base
+from pharmsafe.runtime import runtime_of
 from tests.fuzz.conftest import SENT
 from tests.support import World
+
+# Thousands of generated requests: part of `make test`, not of the fast loop (`make check`).
+pytestmark = pytest.mark.slow
 
 # 60 in the quick profile: the outside-fuzzer run below adds about 1,850 boundary and negative cases.
 EXAMPLES = int(os.environ.get("PHARMSAFE_FUZZ_EXAMPLES", "60"))
@@ -84,11 +88,11 @@ def headers_mutated(case) -> bool:
 
 def footprint(app) -> dict[str, int]:
     """Row counts of every table, in one statement."""
-    with app.extensions["pharmsafe"]["session_factory"]() as session:
+    with runtime_of(app).session_factory() as session:
         tables = sorted(Base.metadata.tables)
         counts = session.execute(text("SELECT " + ", ".join(
             f"(SELECT count(*) FROM {name})" for name in tables))).one()
-        return dict(zip(tables, counts))
+        return dict(zip(tables, counts, strict=True))
 
 
 def recorded_refusal(label: str, response) -> bool:

@@ -4,17 +4,28 @@ gate on 2026-12-10 (the DESIGN.md §5 example: dispense_by 2026-12-12T04:59:59Z 
 from __future__ import annotations
 
 from dataclasses import is_dataclass, replace
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from pharmsafe.gates import (
-    GATES, POLICIES, AttestationFacts, DispenseFacts, Facts, GateResult, LabResultFacts, PatientFacts,
-    PharmacyFacts, PregnancyTestFacts, PrescriberFacts, PrescriptionFacts, RmaFacts,
+    GATES,
+    POLICIES,
+    AttestationFacts,
+    DispenseFacts,
+    Facts,
+    GateResult,
+    LabResultFacts,
+    PatientFacts,
+    PharmacyFacts,
+    PregnancyTestFacts,
+    PrescriberFacts,
+    PrescriptionFacts,
+    RmaFacts,
 )
 
 NY = ZoneInfo("America/New_York")
-UTC = timezone.utc
+UTC = UTC
 IPLEDGE_2026 = POLICIES["ipledge-2026"]
 IPLEDGE_2021 = POLICIES["ipledge-2021"]
 IPLEDGE_2023 = POLICIES["ipledge-2023"]

@@ -3,7 +3,22 @@ import pytest
 
 from pharmsafe.gates import Status
 
-from .builders import EU, IPLEDGE_2021, IPLEDGE_2026, NOW, PARIS, TODAY, at, att, codes, d, eu_facts, make_facts, plus, run
+from .builders import (
+    EU,
+    IPLEDGE_2021,
+    IPLEDGE_2026,
+    NOW,
+    PARIS,
+    TODAY,
+    at,
+    att,
+    codes,
+    d,
+    eu_facts,
+    make_facts,
+    plus,
+    run,
+)
 
 PASS, FAIL, NA = Status.PASS, Status.FAIL, Status.NOT_APPLICABLE
 

@@ -1,5 +1,5 @@
 """Rulebook §1: one counting rule, deadlines in the policy's zone, DST-proof."""
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -25,7 +25,7 @@ from .builders import BASE, IPLEDGE_2026, d, plus
 def test_local_day_end_is_235959_local_as_utc(day, zone, expected):
     end = local_day_end(d(day), zone)
     assert end.isoformat() == expected
-    assert end.tzinfo is timezone.utc
+    assert end.tzinfo is UTC
 
 
 @pytest.mark.parametrize(("start", "days", "expected"), [
@@ -45,11 +45,11 @@ def test_last_day_counts_day_one_as_the_date_itself(start, days, expected):
 
 
 @pytest.mark.parametrize(("now", "zone", "expected"), [
-    (datetime(2026, 12, 11, 4, 59, 59, tzinfo=timezone.utc), "America/New_York", "2026-12-10"),
-    (datetime(2026, 12, 11, 5, 0, 0, tzinfo=timezone.utc), "America/New_York", "2026-12-11"),
-    (datetime(2026, 12, 10, 22, 59, 59, tzinfo=timezone.utc), "Europe/Paris", "2026-12-10"),
-    (datetime(2026, 12, 10, 23, 0, 0, tzinfo=timezone.utc), "Europe/Paris", "2026-12-11"),
-    (datetime(2026, 11, 1, 4, 30, tzinfo=timezone.utc), "America/New_York", "2026-11-01"),  # 00:30 EDT
+    (datetime(2026, 12, 11, 4, 59, 59, tzinfo=UTC), "America/New_York", "2026-12-10"),
+    (datetime(2026, 12, 11, 5, 0, 0, tzinfo=UTC), "America/New_York", "2026-12-11"),
+    (datetime(2026, 12, 10, 22, 59, 59, tzinfo=UTC), "Europe/Paris", "2026-12-10"),
+    (datetime(2026, 12, 10, 23, 0, 0, tzinfo=UTC), "Europe/Paris", "2026-12-11"),
+    (datetime(2026, 11, 1, 4, 30, tzinfo=UTC), "America/New_York", "2026-11-01"),  # 00:30 EDT
 ])
 def test_today_is_now_in_the_zone(now, zone, expected):
     assert local_date(now, zone) == d(expected)

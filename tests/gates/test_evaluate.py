@@ -1,24 +1,40 @@
 """evaluate(): every gate runs, the outcome, dispense_by and its source (DESIGN.md §2, §5)."""
 import json
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
 from pharmsafe.gates import GATE_ORDER, POLICIES, Status, evaluate
 
 from .builders import (
-    BASE, EU, IPLEDGE_2021, IPLEDGE_2026, NOW, PARIS, TODAY, at, att, d, eu_facts, lab, make_facts, neg, normal_labs,
-    plus, pos, rma,
+    BASE,
+    EU,
+    IPLEDGE_2021,
+    IPLEDGE_2026,
+    NOW,
+    PARIS,
+    TODAY,
+    at,
+    att,
+    d,
+    eu_facts,
+    lab,
+    make_facts,
+    neg,
+    normal_labs,
+    plus,
+    pos,
+    rma,
 )
 
 PASS, WARN, FAIL, NA = Status.PASS, Status.WARN, Status.FAIL, Status.NOT_APPLICABLE
 
 
 def test_the_design_example():
-    decision = evaluate(BASE, policy=IPLEDGE_2026, now=datetime(2026, 12, 10, 17, 0, tzinfo=timezone.utc))
+    decision = evaluate(BASE, policy=IPLEDGE_2026, now=datetime(2026, 12, 10, 17, 0, tzinfo=UTC))
     assert decision.outcome == "authorized" and decision.authorized
-    assert decision.evaluated_at == datetime(2026, 12, 10, 17, 0, tzinfo=timezone.utc)
+    assert decision.evaluated_at == datetime(2026, 12, 10, 17, 0, tzinfo=UTC)
     assert (decision.policy_name, decision.policy_version) == ("ipledge-2026", "2026-08-08")
     assert decision.dispense_by.isoformat() == "2026-12-12T04:59:59+00:00"
     assert decision.dispense_by_source == {"gate": "pregnancy_test", "evidence": "pregnancy_test:17",
@@ -148,7 +164,7 @@ def test_an_unusable_pharmacy_zone_blocks_with_a_reason():
 
 
 def test_eu_reads_today_in_the_pharmacy_zone():
-    late_evening = datetime(2026, 12, 10, 23, 30, tzinfo=timezone.utc)  # 00:30 on 12-11 in Paris
+    late_evening = datetime(2026, 12, 10, 23, 30, tzinfo=UTC)  # 00:30 on 12-11 in Paris
     facts = eu_facts(prescription={"written_on": d("2026-12-04")}, pregnancy_tests=(neg(17, "2026-12-03"),))
     in_paris = evaluate(facts, policy=EU, now=late_evening)
     assert in_paris.gate("prescription").code == "PRESCRIPTION_WINDOW_EXPIRED"

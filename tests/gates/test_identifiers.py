@@ -7,8 +7,13 @@ from importlib import resources
 import pytest
 
 from pharmsafe.gates import (
-    CONTRACEPTION_METHODS, KNOWN_METHODS, PRIMARY_METHODS, SECONDARY_METHODS, is_isotretinoin, is_valid_npi,
-    lookup_ndc, normalize_lab_test,
+    CONTRACEPTION_METHODS,
+    PRIMARY_METHODS,
+    SECONDARY_METHODS,
+    is_isotretinoin,
+    is_valid_npi,
+    lookup_ndc,
+    normalize_lab_test,
 )
 from pharmsafe.gates.ndc import canonical_ndc
 from pharmsafe.gates.npi import luhn_check_digit
@@ -173,5 +178,4 @@ def test_contraception_method_codes():
                                "hormonal_patch", "hormonal_ring", "hormonal_injection"}
     assert SECONDARY_METHODS == {"male_condom", "diaphragm", "cervical_cap", "vaginal_sponge"}
     assert CONTRACEPTION_METHODS == PRIMARY_METHODS | SECONDARY_METHODS | {"abstinence"}
-    assert KNOWN_METHODS is CONTRACEPTION_METHODS
     assert isinstance(CONTRACEPTION_METHODS, frozenset)

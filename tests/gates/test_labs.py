@@ -1,5 +1,5 @@
 """The labs gate (rulebook §3): thresholds on unrounded decimals, currency, fail-closed parsing."""
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -190,8 +190,8 @@ def test_only_the_newest_usable_result_is_judged(older, newer, code):
 
 
 def test_same_collection_day_is_ordered_by_recording_time():
-    first = lab(30, "ALT", "25", "U/L", recorded_at=datetime(2026, 11, 21, 9, tzinfo=timezone.utc))
-    second = lab(31, "ALT", "130", "U/L", recorded_at=datetime(2026, 11, 21, 10, tzinfo=timezone.utc))
+    first = lab(30, "ALT", "25", "U/L", recorded_at=datetime(2026, 11, 21, 9, tzinfo=UTC))
+    second = lab(31, "ALT", "130", "U/L", recorded_at=datetime(2026, 11, 21, 10, tzinfo=UTC))
     assert run(GATE, make_facts(lab_results=normal_labs()[1:] + (second, first))).code == "ALT_CRITICAL"
 
 

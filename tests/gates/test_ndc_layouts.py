@@ -9,7 +9,12 @@ import pytest
 from pharmsafe.gates import is_isotretinoin, lookup_ndc
 from pharmsafe.gates import ndc as ndc_module
 from pharmsafe.gates.ndc import (
-    LAYOUTS, AmbiguousNdc, NdcProduct, canonical_ndc, is_isotretinoin_name, ten_digit_readings,
+    LAYOUTS,
+    AmbiguousNdc,
+    NdcProduct,
+    canonical_ndc,
+    is_isotretinoin_name,
+    ten_digit_readings,
 )
 
 

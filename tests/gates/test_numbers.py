@@ -6,7 +6,12 @@ import pytest
 
 from pharmsafe.gates import Status
 from pharmsafe.gates.units import (
-    MAX_EXPONENT, MAX_SIGNIFICANT_DIGITS, decimal_from_text, limits_problem, parse_decimal, plain_notation,
+    MAX_EXPONENT,
+    MAX_SIGNIFICANT_DIGITS,
+    decimal_from_text,
+    limits_problem,
+    parse_decimal,
+    plain_notation,
     significant_digits,
 )
 

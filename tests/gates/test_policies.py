@@ -1,12 +1,17 @@
 """Rulebook §2 policy table as data, and policy selection by date (DESIGN.md §2)."""
 from dataclasses import replace
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import pytest
 
 from pharmsafe.gates import POLICIES, NoPolicyInForce, select_policy
 from pharmsafe.gates.policies import (
-    EU_PPP_2018, IPLEDGE_2021, IPLEDGE_2023, IPLEDGE_2026, EffectiveDateError, program_time_zone,
+    EU_PPP_2018,
+    IPLEDGE_2021,
+    IPLEDGE_2023,
+    IPLEDGE_2026,
+    EffectiveDateError,
+    program_time_zone,
     with_effective_dates,
 )
 
@@ -55,7 +60,7 @@ def test_unknown_pin_is_no_policy_in_force():
 
 def test_select_policy_wants_a_date_not_an_instant():
     with pytest.raises(TypeError):
-        select_policy("ipledge", datetime(2026, 12, 10, tzinfo=timezone.utc))
+        select_policy("ipledge", datetime(2026, 12, 10, tzinfo=UTC))
 
 
 @pytest.mark.parametrize(("name", "field", "value"), [

@@ -1,11 +1,30 @@
 """The pregnancy_test gate (rulebook §1 counting, §2 pregnancy tests, policy table)."""
+from datetime import UTC
+
 import pytest
 
 from pharmsafe.gates import Status
 
 from .builders import (
-    EU, IPLEDGE_2021, IPLEDGE_2026, NOW, PARIS, TODAY, all_attestations, at, codes, continuing, d, dispense, eu_facts,
-    make_facts, neg, plus, pos, run, hcg,
+    EU,
+    IPLEDGE_2021,
+    IPLEDGE_2026,
+    NOW,
+    PARIS,
+    TODAY,
+    all_attestations,
+    at,
+    codes,
+    continuing,
+    d,
+    dispense,
+    eu_facts,
+    hcg,
+    make_facts,
+    neg,
+    plus,
+    pos,
+    run,
 )
 
 PASS, WARN, FAIL, NA = Status.PASS, Status.WARN, Status.FAIL, Status.NOT_APPLICABLE
@@ -216,9 +235,9 @@ def test_future_dated_test_is_named_in_the_message():
 
 
 def test_latest_recording_breaks_a_same_day_tie():
-    from datetime import datetime, timezone
-    early = neg(17, "2026-12-05", recorded_at=datetime(2026, 12, 5, 10, tzinfo=timezone.utc))
-    late = neg(18, "2026-12-05", recorded_at=datetime(2026, 12, 5, 11, tzinfo=timezone.utc))
+    from datetime import datetime
+    early = neg(17, "2026-12-05", recorded_at=datetime(2026, 12, 5, 10, tzinfo=UTC))
+    late = neg(18, "2026-12-05", recorded_at=datetime(2026, 12, 5, 11, tzinfo=UTC))
     result = run(GATE, later_dispense(late, early))
     assert result.evidence["pregnancy_test"] == 18
 

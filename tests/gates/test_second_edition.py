@@ -1,20 +1,40 @@
 """The rulebook's second edition (§7), each finding of the review as the case it protects, at its
 boundaries. Dates follow the builders: today is 2026-12-10 in New York unless a test says otherwise."""
 from dataclasses import replace
+from datetime import UTC, datetime
 from decimal import Decimal
-from datetime import datetime, timezone
 
 import pytest
 
 from pharmsafe.gates import Status, evaluate, method_problem
 
 from .builders import (
-    BASE, EU, IPLEDGE_2021, IPLEDGE_2023, IPLEDGE_2026, NOW, PARIS, TODAY, all_attestations, at, att, clearance,
-    codes, d, dispense, eu_facts, make_facts, neg, plus, pos, run, transfer_in,
+    BASE,
+    EU,
+    IPLEDGE_2021,
+    IPLEDGE_2023,
+    IPLEDGE_2026,
+    NOW,
+    PARIS,
+    TODAY,
+    all_attestations,
+    at,
+    att,
+    clearance,
+    codes,
+    d,
+    dispense,
+    eu_facts,
+    make_facts,
+    neg,
+    plus,
+    pos,
+    run,
+    transfer_in,
 )
 
 PASS, WARN, FAIL, NA = Status.PASS, Status.WARN, Status.FAIL, Status.NOT_APPLICABLE
-UTC = timezone.utc
+UTC = UTC
 
 
 def recorded(day: str, clock: str = "15:00") -> datetime:
@@ -23,7 +43,10 @@ def recorded(day: str, clock: str = "15:00") -> datetime:
 
 # --- 1. a positive locks the patient until the prescriber's clearance ---------------------------------
 
-def continuation(*tests, attestations=all_attestations(), **kw):
+ALL_ATTESTATIONS = all_attestations()
+
+
+def continuation(*tests, attestations=ALL_ATTESTATIONS, **kw):
     """A later dispense of a course (dispensed 2026-11-10, 30 days)."""
     kw.setdefault("prior_dispenses", (dispense(80, "2026-11-10"),))
     return make_facts(pregnancy_tests=tests, attestations=attestations, **kw)

@@ -8,6 +8,7 @@ from html import unescape
 import pytest
 from sqlalchemy import func, select
 
+from pharmsafe.runtime import runtime_of
 from tests.web.seed import PASSWORD, Seed
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -78,6 +79,6 @@ def signed_in(app):
 def count(app):
     """count(Model, *criteria) -> rows in the database now."""
     def counter(model, *criteria) -> int:
-        with app.extensions["pharmsafe"]["session_factory"]() as session:
+        with runtime_of(app).session_factory() as session:
             return session.scalar(select(func.count()).select_from(model).where(*criteria))
     return counter

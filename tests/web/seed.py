@@ -8,10 +8,11 @@ from datetime import timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from pharmsafe.runtime import runtime_of
 from pharmsafe.services import evidence, registry
-from pharmsafe.services.context import Ctx
 from pharmsafe.services.dispensing import dispense_authorization
 from pharmsafe.services.evaluation import evaluate_prescription
+from pharmsafe.services.passwords import FAST
 from pharmsafe.services.prescriptions import submit_prescription
 from pharmsafe.services.transfers import record_transfer_in
 from pharmsafe.services.users import create_user, hash_password
@@ -23,27 +24,24 @@ _seq = itertools.count(500)
 
 @functools.cache
 def _password_hash() -> str:
-    return hash_password(PASSWORD)
+    return hash_password(PASSWORD, FAST)
 
 
 class Seed:
     def __init__(self, app):
         self.app = app
-        self.ext = app.extensions["pharmsafe"]
+        self.ext = runtime_of(app)
 
     @property
     def today(self):
-        return self.ext["clock"].now().astimezone(ZoneInfo("America/New_York")).date()
+        return self.ext.clock.now().astimezone(ZoneInfo("America/New_York")).date()
 
     def day(self, offset: int):
         return self.today + timedelta(days=offset)
 
     def run(self, action):
-        with self.ext["session_factory"]() as session:
-            ctx = Ctx(session=session, actor="system:test", now=self.ext["clock"].now(), config=self.ext["program"])
-            result = action(ctx)
-            session.commit()
-            return result
+        with self.ext.unit_of_work("system:test") as ctx:
+            return action(ctx)
 
     def pharmacy(self, **over) -> int:
         n = next(_seq)

@@ -6,6 +6,7 @@ import re
 import pytest
 
 from pharmsafe.models import ApiToken, AuditEvent, Authorization, Pharmacy, Prescriber, SignInCounter, User
+from pharmsafe.runtime import runtime_of
 from tests.support import npi_with_check_digit
 from tests.web.conftest import Pages, field_error, input_value, text
 
@@ -45,7 +46,7 @@ def test_pharmacy_is_registered_and_edited(admin, app):
     assert resp.status_code == 303 and resp.headers["Location"] == "/admin/pharmacies"
     listing = admin.get("/admin/pharmacies")
     assert "Main Street Pharmacy" in text(listing) and "registered" in text(listing)
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         pid = s.query(Pharmacy).one().id
     edit = admin.get(f"/admin/pharmacies/{pid}")
     assert input_value(edit, "ncpdp_id") == "1234567"
@@ -80,7 +81,7 @@ def test_new_prescriber_refuses_bad_input(admin, count, change, fid, message):
 
 def test_prescriber_license_lapse_shows_the_reversed_authorization(seed, admin, count, app):
     scene = seed.scene(evaluate=True)
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         prescriber = s.get(Prescriber, scene["prescriber"])
         values = {name: str(getattr(prescriber, name)) for name in PRESCRIBER}
     path = f"/admin/prescribers/{scene['prescriber']}"
@@ -123,7 +124,7 @@ def test_new_user_with_password_signs_in_and_a_token_is_shown_once(seed, admin, 
     resp = admin.submit("/admin/users/new", {"email": "rph@example.test", "role": "pharmacist",
                                              "pharmacy_id": str(pharmacy), "password": "a long enough password",
                                              "issue_token": "yes"})
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         user = s.query(User).filter_by(email="rph@example.test").one()
     # Post, redirect, get: the token is shown once, on the page the redirect leads to.
     assert resp.status_code == 303 and resp.headers["Location"] == f"/admin/users/{user.id}"
@@ -144,7 +145,7 @@ def test_duplicate_email_is_refused(seed, admin):
 
 def test_deactivate_reactivate_issue_and_revoke_tokens(seed, admin, app, client, count):
     email = seed.user("auditor")
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         user_id = s.query(User).filter_by(email=email).one().id
     page = f"/admin/users/{user_id}"
     issued = admin.submit(f"/admin/users/{user_id}/tokens", page=page)
@@ -159,7 +160,7 @@ def test_deactivate_reactivate_issue_and_revoke_tokens(seed, admin, app, client,
     assert admin.submit(f"/admin/users/{user_id}/active", {"active": "yes"}, page=page).status_code == 303
     assert client.get("/api/v1/audit-events", headers=headers).status_code == 200
 
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         token_id = s.query(ApiToken).filter_by(user_id=user_id).one().id
     revoked = admin.submit(f"/admin/tokens/{token_id}/revoke", page=page)
     assert revoked.status_code == 303 and revoked.headers["Location"] == page
@@ -170,12 +171,12 @@ def test_deactivate_reactivate_issue_and_revoke_tokens(seed, admin, app, client,
 
 def test_a_bad_active_value_changes_nothing(seed, admin, app):
     email = seed.user("auditor")
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         user_id = s.query(User).filter_by(email=email).one().id
     resp = admin.submit(f"/admin/users/{user_id}/active", {"active": "maybe"}, page=f"/admin/users/{user_id}")
     assert resp.status_code == 303
     assert "The change was refused: Not a valid boolean." in text(admin.get(f"/admin/users/{user_id}"))
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         assert s.get(User, user_id).active
 
 
@@ -186,7 +187,7 @@ def test_unknown_records_are_404(admin):
 
 def test_reloading_after_issuing_a_token_issues_no_other(seed, admin, app, count):
     email = seed.user("auditor")
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         user_id = s.query(User).filter_by(email=email).one().id
     page = f"/admin/users/{user_id}"
     issued = admin.submit(f"/admin/users/{user_id}/tokens", page=page)
@@ -201,7 +202,7 @@ def test_reloading_after_issuing_a_token_issues_no_other(seed, admin, app, count
 
 def test_a_token_waiting_to_be_shown_is_for_that_admin_and_that_user_only(seed, admin, signed_in, app):
     emails = seed.user("auditor"), seed.user("auditor")
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         first, second = (s.query(User).filter_by(email=e).one().id for e in emails)
     issued = admin.submit(f"/admin/users/{first}/tokens", page=f"/admin/users/{first}")
     other_admin = signed_in(seed.user("admin"))
@@ -213,11 +214,11 @@ def test_a_token_waiting_to_be_shown_is_for_that_admin_and_that_user_only(seed, 
 def test_every_admin_form_that_changes_something_redirects(app, seed, admin):
     """Post, redirect, get: no successful post of the admin pages answers with a page of its own."""
     email = seed.user("auditor")
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         user_id = s.query(User).filter_by(email=email).one().id
-    for n in range(5):
+    for _ in range(5):
         Pages(app.test_client()).login(email, "guess")
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         lock_id = s.query(SignInCounter).filter_by(scope="account").one().id
     posts = [
         ("/admin/pharmacies/new", PHARMACY, "/admin/pharmacies/new"),

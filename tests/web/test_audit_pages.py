@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from pharmsafe.models import AuditEvent
+from pharmsafe.runtime import runtime_of
 from tests.web.conftest import field_error, text
 
 
@@ -121,7 +122,7 @@ def test_a_page_download_is_recorded_only_once_complete_with_its_count(app, disp
     resp = auditor.get("/audit/export?format=ndjson&action=dispense.recorded")
     assert resp.status_code == 200 and exported_events(count) == 0  # the headers are out, the rows are not
     assert len(resp.get_data(as_text=True).splitlines()) == 1
-    with app.extensions["pharmsafe"]["session_factory"]() as session:
+    with runtime_of(app).session_factory() as session:
         payload = json.loads(session.scalars(select(AuditEvent).where(AuditEvent.action == "audit.exported")).one()
                              .payload)
     assert payload == {"format": "ndjson", "action": "dispense.recorded", "events": 1}

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from pharmsafe.models import AuditEvent, WebSession
+from pharmsafe.runtime import runtime_of
 from tests.web.conftest import Pages, field_error, input_value, text
 from tests.web.seed import PASSWORD
 
@@ -52,7 +53,7 @@ def test_wrong_password_and_unknown_email_get_one_generic_message_and_are_audite
     assert "not the password" not in wrong.get_data(as_text=True)
     assert count(AuditEvent, AuditEvent.action == "user.login_failed", AuditEvent.actor == "anonymous") == 2
     assert count(AuditEvent, AuditEvent.action == "user.login_failed", AuditEvent.subject == "user:unknown") == 1
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         payloads = [e.payload for e in s.query(AuditEvent).filter(AuditEvent.action == "user.login_failed")]
     assert all("not the password" not in p and "whatever-it-is" not in p for p in payloads)
 
@@ -144,7 +145,7 @@ def test_deactivation_refuses_the_session_at_once(app, people, signed_in):
     pharmacist = signed_in(people["pharmacist"])
     assert pharmacist.get("/pharmacist/").status_code == 200
     admin = signed_in(people["admin"])
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         from pharmsafe.services.users import find_user_by_email
         user_id = find_user_by_email(s, people["pharmacist"]).id
     resp = admin.submit(f"/admin/users/{user_id}/active", {"active": "no"}, page=f"/admin/users/{user_id}")

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from pharmsafe.models import Authorization, Decision, Dispense
+from pharmsafe.runtime import runtime_of
 from tests.web.conftest import field_error, input_value, text
 
 GATES = ["pharmacy", "prescriber", "patient", "pregnancy_test", "contraception", "comprehension", "counseling",
@@ -56,7 +57,7 @@ def test_queue_lists_the_pharmacys_prescriptions_and_searches(seed, scene, rph):
     assert f'href="{page(other["rx"])}"' not in resp.get_data(as_text=True)
     assert "Waiting for evaluation" in body
 
-    with seed.app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(seed.app).session_factory() as s:
         from pharmsafe.models import Patient, Prescriber
         patient = s.get(Patient, scene["patient"])
         prescriber = s.get(Prescriber, scene["prescriber"])
@@ -275,7 +276,7 @@ def eu_app(settings, clock):
 
     app = create_app(dict(settings, PROGRAM="eu-ppp"), clock=clock)
     yield app
-    app.extensions["pharmsafe"]["engine"].dispose()
+    runtime_of(app).engine.dispose()
 
 
 def test_under_eu_ppp_times_show_in_the_pharmacys_zone_and_no_rma_is_asked(eu_app):

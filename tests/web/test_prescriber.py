@@ -7,6 +7,7 @@ import re
 import pytest
 
 from pharmsafe.models import Attestation, Authorization, LabResult, Patient, PregnancyTest, Prescription
+from pharmsafe.runtime import runtime_of
 from tests.web.conftest import field_error, input_value, text
 
 
@@ -95,7 +96,7 @@ def test_new_patient_is_registered_for_this_prescriber(doctor, doc, app):
         "first_name": "Ana", "last_name": "Lee", "date_of_birth": "2001-02-03", "can_get_pregnant": "yes",
         "rems_patient_id": "IPL-1", "enrolled_on": "2026-10-01", "home_pregnancy_tests_allowed": "yes"})
     assert resp.status_code == 303
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         patient = s.query(Patient).one()
     assert resp.headers["Location"] == patient_page(patient.id)
     assert patient.prescriber_id == doctor["prescriber"] and patient.can_get_pregnant
@@ -156,7 +157,7 @@ def test_lab_result_is_recorded_with_its_unit(doc, patient, app):
     resp = doc.submit(f"{patient_page(patient)}/lab-results/new", {
         "test": "TRIGLYCERIDES", "value": "1.7", "unit": "mmol/L", "collected_on": "2026-11-20"})
     assert resp.status_code == 303
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         row = s.query(LabResult).one()
     assert (row.test, row.value, row.unit, row.loinc) == ("TRIGLYCERIDES", "1.7", "mmol/L", "2571-8")
     assert "1.7 mmol/L" in text(doc.get(patient_page(patient)))
@@ -204,7 +205,7 @@ def test_entered_in_error_needs_a_reason_then_reverses_what_cited_it(seed, docto
     seed.ready_evidence(patient)
     rx = seed.prescription(doctor["prescriber"], patient, doctor["pharmacy"])
     assert seed.evaluate(rx) is not None
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         test_id = max(t.id for t in s.query(PregnancyTest).filter_by(patient_id=patient))
     path = f"{patient_page(patient)}/pregnancy-tests/{test_id}/entered-in-error"
     assert f'href="{path}"' in doc.get(patient_page(patient)).get_data(as_text=True)
@@ -248,7 +249,7 @@ def test_new_prescription_is_submitted_to_the_pharmacy(doctor, doc, patient, app
         "ndc": "0591-2434-15", "strength_mg": "20", "quantity": "60", "days_supply": "30", "refills": "0",
         "written_on": "2026-11-25", "first_of_course": "yes"})
     assert resp.status_code == 303
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         rx = s.query(Prescription).one()
     assert resp.headers["Location"] == f"/prescriber/prescriptions/{rx.id}"
     assert (rx.pharmacy_id, rx.status, rx.first_of_course) == (doctor["pharmacy"], "submitted", True)
@@ -281,7 +282,7 @@ def test_a_clearance_is_recorded_with_its_note(doc, patient, app):
     resp = doc.submit(f"{patient_page(patient)}/attestations/new", {
         "kind": "pregnancy_excluded", "attested_on": "2026-11-26", "note": "  Serum hCG negative (quantitative)  "})
     assert resp.status_code == 303
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         row = s.query(Attestation).one()
     assert (row.kind, row.note, row.methods) == ("pregnancy_excluded", "Serum hCG negative (quantitative)", [])
     assert "Serum hCG negative (quantitative)" in text(doc.get(patient_page(patient)))
@@ -340,14 +341,14 @@ def test_deactivating_reverses_the_authorizations_and_reactivating_allows_again(
     rph = signed_in(seed.user("pharmacist", pharmacy_id=doctor["pharmacy"]))
     rx_page = rph.get(f"/pharmacist/prescriptions/{rx}")
     assert "Status Deactivated" in text(rx_page) and 'data-outcome="reversed"' in rx_page.get_data(as_text=True)
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         assert s.get(Patient, patient).status == "deactivated"
     # Reactivated: the status is back, and nothing else changed.
     again = doc.submit(edit_page(patient), {**data, "status": "active"})
     assert again.status_code == 303
     body = text(doc.get(patient_page(patient)))
     assert "Patient reactivated" in body and "Status Active" in body and "reversed" not in body
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         row = s.get(Patient, patient)
         assert (row.status, row.first_name, row.can_get_pregnant) == ("active", "Mia", True)
 
@@ -371,7 +372,7 @@ def test_the_edit_form_refuses_bad_input_and_keeps_it(doc, patient, app):
     assert field_error(resp, "f-status") == "Must be one of: active, deactivated."
     assert input_value(resp, "first_name") == "Zoë <i>" and input_value(resp, "enrolled_on") == "2030-01-01"
     assert "Zoë &lt;i&gt;" in resp.get_data(as_text=True)
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         assert (s.get(Patient, patient).first_name, s.get(Patient, patient).status) == ("Mia", "active")
     future = doc.submit(edit_page(patient), {**data, "enrolled_on": "2030-01-01"})
     assert future.status_code == 422

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from pharmsafe.models import AuditEvent, User, WebSession
+from pharmsafe.runtime import runtime_of
 from tests.web.conftest import Pages, field_error, text
 from tests.web.seed import PASSWORD
 
@@ -33,7 +34,7 @@ def listed(resp) -> dict[int, bool]:
 
 
 def session_ids(app, email):
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         user_id = s.scalar(select(User.id).where(User.email == email))
         return [r for r in s.scalars(select(WebSession.id).where(WebSession.user_id == user_id)
                                      .order_by(WebSession.id))]

@@ -9,6 +9,7 @@ from html import unescape
 import pytest
 
 from pharmsafe.models import Pharmacy, TransferIn
+from pharmsafe.runtime import runtime_of
 from tests.web.conftest import field_error, input_value, text
 
 
@@ -88,7 +89,7 @@ def test_bad_input_shows_field_messages_keeps_what_was_typed_and_writes_nothing(
 
 
 def test_the_pharmacys_own_ncpdp_id_is_refused(scene, rph, app, count):
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         own = s.get(Pharmacy, scene["pharmacy"]).ncpdp_id
     resp = rph.submit(new_form(scene["rx"]), {**GOOD, "source_ncpdp_id": own})
     assert resp.status_code == 422
@@ -100,7 +101,7 @@ def test_a_transfer_in_is_recorded_shown_and_counts_as_an_earlier_dispense(scene
     assert outcome(evaluate(rph, scene["rx"])) == "authorized"
     resp = rph.submit(new_form(scene["rx"]), GOOD)
     assert resp.status_code == 303 and resp.headers["Location"] == rx_page(scene["rx"])
-    with app.extensions["pharmsafe"]["session_factory"]() as s:
+    with runtime_of(app).session_factory() as s:
         row = s.query(TransferIn).one()
     assert (row.patient_id, row.pharmacy_id, row.rma_number, row.days_supply) == (
         scene["patient"], scene["pharmacy"], "RMA-T1", 30)

@@ -10,10 +10,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import replace
 from datetime import date, datetime
+from itertools import pairwise
 
 from pharmsafe.gates.dates import policy_zone
 from pharmsafe.gates.policies.loader import (
-    PolicyDataError, load_policies, load_policy_file, parse_policy, policy_parameters,
+    PolicyDataError,
+    load_policies,
+    load_policy_file,
+    parse_policy,
+    policy_parameters,
 )
 from pharmsafe.gates.policy import Policy
 
@@ -78,7 +83,7 @@ def with_effective_dates(overrides: Mapping[str, date],
     for program in programs:
         shipped_order = sorted((p for p in base.values() if p.program == program),
                                key=lambda p: (p.effective_from, p.name))
-        for earlier, later in zip(shipped_order, shipped_order[1:]):
+        for earlier, later in pairwise(shipped_order):
             a, b = result[earlier.name], result[later.name]
             if not a.effective_from < b.effective_from:
                 raise EffectiveDateError(f"would have {b.name} take effect on {b.effective_from.isoformat()}, "

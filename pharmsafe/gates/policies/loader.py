@@ -20,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from importlib import resources
+from itertools import pairwise
 from os import PathLike
 from pathlib import Path
 from typing import Any
@@ -261,7 +262,7 @@ def check_policy_set(policies: Iterable[Policy], files: Mapping[str, str] | None
         by_program.setdefault(policy.program, []).append(policy)
     for program, versions in sorted(by_program.items()):
         versions.sort(key=lambda p: (p.effective_from, p.name))
-        for earlier, later in zip(versions, versions[1:]):
+        for earlier, later in pairwise(versions):
             if earlier.effective_from == later.effective_from:
                 file = files.get(later.name, later.name + SUFFIX)
                 raise PolicyDataError(

@@ -17,6 +17,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 
 from pharmsafe import create_app
 from pharmsafe.clock import FixedClock
+from pharmsafe.runtime import runtime_of
 from tests.conftest import DEFAULT_NOW, TEST_SETTINGS
 from tests.web.seed import PASSWORD, Seed
 
@@ -81,7 +82,7 @@ def live(sqlite_template, tmp_path_factory, chromium_path):
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
-        app.extensions["pharmsafe"]["engine"].dispose()
+        runtime_of(app).engine.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from alembic import context
 
-from pharmsafe.db import Base, make_engine
 import pharmsafe.models  # noqa: F401  (registers every table on Base.metadata)
+from pharmsafe.db import Base, make_engine
 
 config = context.config
 target_metadata = Base.metadata

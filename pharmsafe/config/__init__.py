@@ -1,4 +1,4 @@
-"""Configuration in layers: config/default.py -> the file named by PHARMSAFE_CONFIG ->
+"""Configuration in layers: pharmsafe/config/default.py -> the file named by PHARMSAFE_CONFIG ->
 PHARMSAFE_* environment variables -> an explicit mapping (tests). Every value is checked once,
 here; a bad one stops start-up with a sentence that names it."""
 from __future__ import annotations
@@ -6,17 +6,22 @@ from __future__ import annotations
 import os
 import re
 import runpy
+import sys
+from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
-from collections.abc import Mapping
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_FILE = PROJECT_ROOT / "config" / "default.py"
+# The shipped files: default.py, and development.py and testing.py that PHARMSAFE_CONFIG may name
+# as config/development.py (read relative to the current folder first, then to the package).
+CONFIG_DIR = Path(__file__).resolve().parent
+PACKAGE_DIR = CONFIG_DIR.parent
+DEFAULT_FILE = CONFIG_DIR / "default.py"
 
 ENVIRONMENTS = ("development", "testing", "production")
 PROGRAMS = ("ipledge", "eu-ppp")
+PASSWORD_PROFILES = ("argon2id", "fast")
 SCHEDULER_MODES = ("embedded", "off")
 INT_KEYS = (
     "EXPIRY_INTERVAL_SECONDS",
@@ -89,16 +94,25 @@ def policy_effective_overrides(raw: Any) -> dict[str, date]:
     return overrides
 
 
-def _module_settings(path: Path) -> dict[str, Any]:
+def _module_settings(path: Path, setting: str = "PHARMSAFE_CONFIG") -> dict[str, Any]:
     if not path.is_file():
-        raise ConfigError(f"PHARMSAFE_CONFIG names {path}, which is not a readable file.")
+        raise ConfigError(f"{setting} names {path}, which is not a readable file.")
     return {k: v for k, v in runpy.run_path(str(path)).items() if k.isupper()}
 
 
+def instance_path() -> Path:
+    """Where the default SQLite database and the demo's logins live: ``instance/`` of a checkout, else
+    (an installed package) Flask's place for an installed app, ``<prefix>/var/pharmsafe-instance``."""
+    checkout = PACKAGE_DIR.parent
+    if (checkout / "pyproject.toml").is_file() and (checkout / "pharmsafe").resolve() == PACKAGE_DIR:
+        return checkout / "instance"
+    return Path(sys.prefix) / "var" / "pharmsafe-instance"
+
+
 def shipped_secret_keys() -> frozenset[str]:
-    """Every SECRET_KEY written in the repository's own config/ files (never fit for production)."""
+    """Every SECRET_KEY written in the shipped config files (never fit for production)."""
     keys = set()
-    for path in sorted((PROJECT_ROOT / "config").glob("*.py")):
+    for path in sorted(CONFIG_DIR.glob("*.py")):
         value = _module_settings(path).get("SECRET_KEY")
         if isinstance(value, str) and value:
             keys.add(value)
@@ -108,11 +122,11 @@ def shipped_secret_keys() -> frozenset[str]:
 def load_settings(overrides: Mapping[str, Any] | None = None,
                   environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     environ = os.environ if environ is None else environ
-    settings = _module_settings(DEFAULT_FILE)
+    settings = _module_settings(DEFAULT_FILE, "The package's own default settings file")
     if environ.get("PHARMSAFE_CONFIG"):
         path = Path(environ["PHARMSAFE_CONFIG"])
         if not path.is_absolute():
-            path = (Path.cwd() / path) if (Path.cwd() / path).exists() else PROJECT_ROOT / path
+            path = (Path.cwd() / path) if (Path.cwd() / path).exists() else PACKAGE_DIR / path
         settings.update(_module_settings(path))
     for name, value in environ.items():
         if name.startswith("PHARMSAFE_") and name not in ("PHARMSAFE_CONFIG",):
@@ -165,6 +179,14 @@ def validate(settings: dict[str, Any]) -> dict[str, Any]:
         # Anyone can read these in the repository and forge a session cookie with them.
         raise ConfigError("PHARMSAFE_SECRET_KEY is a key shipped in the repository's config/ files; "
                           "production needs a secret of its own.")
+    hashing = str(settings.get("PASSWORD_HASHING") or "").strip().lower()
+    if hashing not in PASSWORD_PROFILES:
+        raise ConfigError(f"PHARMSAFE_PASSWORD_HASHING must be 'argon2id' (or 'fast', never in production), "
+                          f"not {settings.get('PASSWORD_HASHING')!r}.")
+    if hashing != "argon2id" and env == "production":
+        raise ConfigError("PHARMSAFE_PASSWORD_HASHING=fast is for the test suite; production hashes passwords "
+                          "with argon2id at full cost.")
+    settings["PASSWORD_HASHING"] = hashing
     try:
         from pharmsafe.gates.policies import POLICIES
     except ValueError as exc:  # a policy data file that cannot be used (PolicyDataError)
@@ -181,7 +203,7 @@ def validate(settings: dict[str, Any]) -> dict[str, Any]:
     settings["POLICY_EFFECTIVE"] = policy_effective_overrides(settings.get("POLICY_EFFECTIVE"))
     _validate_audit_anchoring(settings)
     if not settings.get("DATABASE_URL"):
-        settings["DATABASE_URL"] = "sqlite:///" + str(PROJECT_ROOT / "instance" / "pharmsafe.db")
+        settings["DATABASE_URL"] = "sqlite:///" + str(instance_path() / "pharmsafe.db")
     return settings
 
 

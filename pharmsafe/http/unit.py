@@ -5,26 +5,29 @@ recorded (a refused dispense keeps its decision and audit event). A commit that 
 constraint answers 409, never a 500 with a half-written change."""
 from __future__ import annotations
 
-from flask import Flask, current_app, g, has_request_context
+from flask import Flask, g, has_request_context, make_response
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
+from pharmsafe.http.bodies import CONFLICT, UNAVAILABLE
+from pharmsafe.http.respond import error_response
+from pharmsafe.runtime import current_runtime
 from pharmsafe.services.context import Ctx
 
 
 def get_session() -> Session:
     if "db" not in g:
-        g.db = current_app.extensions["pharmsafe"]["session_factory"]()
+        g.db = current_runtime().session_factory()
     return g.db
 
 
 def now():
-    return current_app.extensions["pharmsafe"]["clock"].now()
+    return current_runtime().clock.now()
 
 
 def make_ctx(actor: str) -> Ctx:
-    ext = current_app.extensions["pharmsafe"]
-    return Ctx(session=get_session(), actor=actor, now=ext["clock"].now(), config=ext["program"])
+    """The request's unit of work, as the given actor: its session, committed by ``finish``."""
+    return current_runtime().ctx(get_session(), actor)
 
 
 def mark_persist() -> None:
@@ -43,10 +46,10 @@ def finish(response):
             session.rollback()
     except IntegrityError:
         session.rollback()
-        return _error(409, "conflict", "The change conflicts with the current state; reload and try again.")
+        return make_response(error_response(*CONFLICT))
     except OperationalError:
         session.rollback()
-        return _error(503, "unavailable", "The database is busy or unreachable; try again.")
+        return make_response(error_response(*UNAVAILABLE))
     finally:
         session.close()
     return response
@@ -61,14 +64,6 @@ def discard() -> None:
             session.rollback()
         finally:
             session.close()
-
-
-def _error(status, code, message):
-    from flask import make_response
-
-    from pharmsafe.errors import error_response
-
-    return make_response(error_response(status, code, message))
 
 
 def init_app(app: Flask) -> None:

@@ -21,6 +21,9 @@ HEARTBEAT_INTERVAL_SECONDS = 30
 MAX_CONTENT_LENGTH = 1024 * 1024
 # How many reverse proxies in front of PharmSafe append X-Forwarded-For (0: trust none).
 TRUSTED_PROXY_HOPS = 0
+# argon2id at argon2-cffi's defaults (t=3, m=64 MiB, p=4). "fast" (the test suite's) is refused in
+# production.
+PASSWORD_HASHING = "argon2id"
 # Audit anchors (docs/security.md, "Audit anchors"): the chain's head signed with an Ed25519 private
 # key (`pharmsafe audit keygen --out DIR` writes one) and appended to the anchor file, kept outside the
 # database. Empty signing key: anchoring is off. The verify key (a public key) lets a process or host

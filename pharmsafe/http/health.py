@@ -7,19 +7,15 @@ timeouts (on SQLite a 1 s busy timeout and no write lock; on PostgreSQL a 2 s co
 statement and lock timeouts), so it answers within about 2 s whatever holds the database."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
-from sqlalchemy import Engine, create_engine, event, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.pool import NullPool
+from flask import Blueprint, jsonify
+from sqlalchemy import select, text
 
-from pharmsafe.transactions import now
+from pharmsafe.audit.anchor import AnchorError, anchor_age_seconds, latest_anchor
+from pharmsafe.migrations_state import migration_status
+from pharmsafe.models import AuditEvent, SchedulerHeartbeat
+from pharmsafe.runtime import current_runtime
 
 health_bp = Blueprint("health", __name__)
-
-SQLITE_BUSY_SECONDS = 1
-PG_CONNECT_SECONDS = 2  # libpq's smallest useful connect timeout
-PG_STATEMENT_MS = 1000
-PG_LOCK_MS = 800
 
 
 @health_bp.get("/healthz")
@@ -27,42 +23,15 @@ def healthz():
     return jsonify({"status": "ok"})
 
 
-def probe_engine(app) -> Engine:
-    """The readiness probe's engine: no pool (each probe connects afresh, and nothing lingers
-    between probes), bounded waits."""
-    ext = app.extensions["pharmsafe"]
-    engine = ext.get("probe_engine")
-    if engine is not None:
-        return engine
-    url = app.config["PHARMSAFE"]["DATABASE_URL"]
-    if make_url(url).get_backend_name() == "sqlite":
-        # Autocommit at the driver: each SELECT is its own read, which WAL serves beside a writer.
-        engine = create_engine(url, poolclass=NullPool,
-                               connect_args={"timeout": SQLITE_BUSY_SECONDS, "isolation_level": None})
-
-        @event.listens_for(engine, "connect")
-        def _read_only(dbapi_connection, _record):
-            dbapi_connection.execute("PRAGMA query_only = 1")
-    else:
-        engine = create_engine(url, poolclass=NullPool, connect_args={
-            "connect_timeout": PG_CONNECT_SECONDS,
-            "options": f"-c statement_timeout={PG_STATEMENT_MS} -c lock_timeout={PG_LOCK_MS} "
-                       f"-c default_transaction_read_only=on"})
-    ext["probe_engine"] = engine
-    return engine
-
-
 @health_bp.get("/readyz")
 def readyz():
-    from pharmsafe.audit.anchor import AnchorError, anchor_age_seconds, anchoring_for, latest_anchor
-    from pharmsafe.migrations_state import migration_status
-    from pharmsafe.models import AuditEvent, SchedulerHeartbeat
-
+    runtime = current_runtime()
+    now = runtime.clock.now
     body = {"database": "unreachable", "migrations": "unknown", "scheduler_heartbeat_age_seconds": None}
-    anchoring = anchoring_for(current_app)
+    anchoring = runtime.anchoring
     head_id = None
     try:
-        with probe_engine(current_app).connect() as conn:
+        with runtime.probe_engine().connect() as conn:
             conn.execute(text("SELECT 1"))
             body["database"] = "ok"
             current, head = migration_status(conn)
