@@ -239,7 +239,7 @@ def _anchor_summary(result, anchoring) -> str:
 def audit_verify(since_anchor):
     """Exit 0 if the chain is intact, 1 and the first broken event if not."""
     from pharmsafe.audit.anchor import AnchorError
-    from pharmsafe.audit.verify import verify_chain
+    from pharmsafe.audit.verify import verify_trail
 
     app = make_app()
     require_migrated(app)
@@ -247,13 +247,10 @@ def audit_verify(since_anchor):
     if since_anchor and anchoring is None:
         fail("--since-anchor needs anchoring: set PHARMSAFE_AUDIT_ANCHOR_FILE and PHARMSAFE_AUDIT_SIGNING_KEY_FILE "
              "(or PHARMSAFE_AUDIT_VERIFY_KEY_FILE).")
-    with runtime_of(app).read_only() as session:
-        try:
-            result = verify_chain(session, anchoring, since_anchor=since_anchor)
-        except AnchorError as exc:
-            fail(str(exc))
-        finally:
-            session.rollback()
+    try:
+        result = verify_trail(runtime_of(app), since_anchor=since_anchor)
+    except AnchorError as exc:
+        fail(str(exc))
     if result.intact:
         walked = " (walked from the anchor on)" if since_anchor and result.anchor is not None else ""
         click.echo(f"intact: {result.events} events, head {result.head}{walked}")
@@ -330,18 +327,17 @@ def audit_export(fmt, since, until, output):
     written beside FILE and renamed to FILE only when complete; a failed export leaves no FILE."""
     import tempfile
 
-    from marshmallow import ValidationError
-
     from pharmsafe.audit.export import AuditExport, ExportFailed
     from pharmsafe.audit.query import parse_filters
+    from pharmsafe.errors import ValidationFailed
 
     app = make_app()
     require_migrated(app)
     runtime = runtime_of(app)
     try:
         filters = parse_filters({"since": since, "until": until}, runtime.program.time_zone)
-    except ValidationError as exc:
-        fail("; ".join(f"--{k}: {' '.join(v)}" for k, v in exc.messages.items()))
+    except ValidationFailed as exc:
+        fail("; ".join(f"--{k}: {' '.join(v)}" for k, v in exc.fields.items()))
     payload = {"format": fmt, "since": since, "until": until, "output": bool(output), "source": "system"}
 
     partial = None

@@ -1,4 +1,5 @@
-"""Domain errors: the one module services raise from. The API maps them to HTTP in one place."""
+"""Domain errors: the one module the services and the edges raise from; pharmsafe.http.errors maps
+them to HTTP in one place."""
 from __future__ import annotations
 
 from typing import Any
@@ -46,3 +47,28 @@ class ValidationFailed(DomainError):
 
     def __init__(self, fields: dict[str, list[str]], message: str = "The request has invalid fields."):
         super().__init__(message, fields=fields)
+
+
+class Unauthorized(DomainError):
+    """401: no valid bearer token (the API)."""
+    status = 401
+    code = "unauthorized"
+
+
+class MalformedBody(DomainError):
+    """400: the body is not JSON this API can read."""
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, problem: str):
+        super().__init__(f"The request body is not usable JSON: {problem}", fields={"_schema": [problem]})
+
+
+class SignInRefused(DomainError):
+    status = 401
+    code = "sign_in_failed"
+
+
+class SignInThrottled(DomainError):
+    status = 429
+    code = "too_many_attempts"

@@ -13,17 +13,12 @@ from flask import g, request
 from marshmallow import Schema, ValidationError
 from sqlalchemy import Select
 
-from pharmsafe.errors import DomainError, Forbidden
+from pharmsafe.errors import Forbidden, MalformedBody, Unauthorized
 from pharmsafe.http.unit import get_session, make_ctx
 from pharmsafe.models import User
 from pharmsafe.services.users import user_for_token
 
 PAGE_SIZE = 50
-
-
-class Unauthorized(DomainError):
-    status = 401
-    code = "unauthorized"
 
 
 def current_user() -> User:
@@ -56,15 +51,6 @@ def roles(*allowed: str):
 
 def ctx():
     return make_ctx(current_user().actor)
-
-
-class MalformedBody(DomainError):
-    """400: the body is not JSON this API can read."""
-    status = 400
-    code = "bad_request"
-
-    def __init__(self, problem: str):
-        super().__init__(f"The request body is not usable JSON: {problem}", fields={"_schema": [problem]})
 
 
 # No request body of this API nests deeper than three levels. A body nested far deeper (a thousand

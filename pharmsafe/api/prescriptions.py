@@ -9,7 +9,7 @@ from pharmsafe.api.blueprint import api_bp
 from pharmsafe.api.common import ctx, current_user, load_body, load_query, paginate, roles
 from pharmsafe.api.idempotency import idempotent
 from pharmsafe.http.unit import get_session
-from pharmsafe.models import Authorization, Decision, Prescription
+from pharmsafe.models import Authorization, Prescription
 from pharmsafe.schemas.evidence import ReasonIn
 from pharmsafe.schemas.prescriptions import (
     AuthorizationOut,
@@ -26,6 +26,7 @@ from pharmsafe.services.authorizations import get_authorization, reverse_authori
 from pharmsafe.services.dispensing import dispense_authorization
 from pharmsafe.services.evaluation import evaluate_prescription, get_prescription
 from pharmsafe.services.prescriptions import submit_prescription
+from pharmsafe.services.reads import decisions_of, latest_authorization
 
 DECISION_OUT = DecisionOut()
 
@@ -49,12 +50,8 @@ def list_prescriptions():
 
 def prescription_detail(rx: Prescription) -> dict:
     session = get_session()
-    decisions = session.scalars(select(Decision).where(Decision.prescription_id == rx.id)
-                                .order_by(Decision.id.desc())).all()
-    auth = session.scalars(select(Authorization).where(Authorization.prescription_id == rx.id)
-                           .order_by(Authorization.id.desc()).limit(1)).first()
-    rx.decisions = decisions
-    rx.authorization = auth
+    rx.decisions = decisions_of(session, rx.id)
+    rx.authorization = latest_authorization(session, rx.id)
     return PrescriptionDetailOut().dump(rx)
 
 

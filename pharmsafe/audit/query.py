@@ -5,9 +5,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from marshmallow import ValidationError
 from sqlalchemy import Select, select
 
+from pharmsafe.errors import ValidationFailed
 from pharmsafe.models import AuditEvent
 
 
@@ -30,15 +30,15 @@ def _instant(value: str, zone: ZoneInfo, *, end: bool, name: str) -> datetime:
         try:
             start = datetime.combine(day + timedelta(days=1) if end else day, time(), tzinfo=zone)
         except OverflowError:  # until=9999-12-31: the day after it is past the calendar
-            raise ValidationError({name: ["Must be a date before 9999-12-31."]}) from None
+            raise ValidationFailed({name: ["Must be a date before 9999-12-31."]}) from None
         return start
     try:
         instant = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise ValidationError({name: ["Use a date (2026-11-26) or an instant with offset "
+        raise ValidationFailed({name: ["Use a date (2026-11-26) or an instant with offset "
                                       "(2026-11-26T17:00:00Z)."]}) from None
     if instant.tzinfo is None:
-        raise ValidationError({name: ["An instant needs an offset, for example 2026-11-26T17:00:00Z."]})
+        raise ValidationFailed({name: ["An instant needs an offset, for example 2026-11-26T17:00:00Z."]})
     return instant
 
 
@@ -47,7 +47,7 @@ def parse_filters(query: dict, time_zone: str) -> AuditFilters:
     since = _instant(query["since"], zone, end=False, name="since") if query.get("since") else None
     until = _instant(query["until"], zone, end=True, name="until") if query.get("until") else None
     if since and until and since >= until:
-        raise ValidationError({"until": ["Must be after since."]})
+        raise ValidationFailed({"until": ["Must be after since."]})
     return AuditFilters(since=since, until=until, action=query.get("action"), subject=query.get("subject"))
 
 

@@ -177,3 +177,14 @@ def record_checkpoint(session: Session, *, actor: str, now: datetime) -> AuditCh
     append_event(session, action="audit.checkpoint", actor=actor, subject=f"audit_checkpoint:{checkpoint.id}",
                  now=now, payload={"event_count": count, "head_event_id": head_id, "head_hash": head_hash})
     return checkpoint
+
+
+def verify_trail(runtime, *, since_anchor: bool = False) -> Verification:
+    """verify_chain on a read-only session of its own (a long walk never stalls writers), with the
+    runtime's anchoring: what the API, the audit page and `pharmsafe audit verify` run. ``runtime``
+    is anything with ``read_only()`` and ``anchoring`` (the app's Runtime)."""
+    with runtime.read_only() as session:
+        try:
+            return verify_chain(session, runtime.anchoring, since_anchor=since_anchor)
+        finally:
+            session.rollback()

@@ -29,7 +29,7 @@ from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from pharmsafe.audit import append_event
-from pharmsafe.errors import DomainError, NotFound
+from pharmsafe.errors import NotFound, SignInRefused, SignInThrottled
 from pharmsafe.models import SignInCounter, User
 from pharmsafe.services.context import Ctx
 from pharmsafe.services.users import find_user_by_email, verify_password
@@ -47,16 +47,6 @@ THROTTLED_KEPT = timedelta(days=1)
 PRUNE_BATCH = 100
 # What the databases cannot store in text (PostgreSQL refuses NUL): replaced in keys, never sent.
 _UNSTORABLE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
-
-
-class SignInRefused(DomainError):
-    status = 401
-    code = "sign_in_failed"
-
-
-class SignInThrottled(DomainError):
-    status = 429
-    code = "too_many_attempts"
 
 
 @dataclass(frozen=True)

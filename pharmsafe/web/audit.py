@@ -7,7 +7,8 @@ from marshmallow import ValidationError
 
 from pharmsafe.audit.export import EXPORT_FORMATS, AuditExport
 from pharmsafe.audit.query import filtered_events, parse_filters
-from pharmsafe.audit.verify import verify_chain
+from pharmsafe.audit.verify import verify_trail
+from pharmsafe.errors import ValidationFailed
 from pharmsafe.http.download import download
 from pharmsafe.http.unit import get_session
 from pharmsafe.models import AuditEvent
@@ -36,7 +37,7 @@ def _filters():
     try:
         loaded = AuditFilterQuery().load(query)
         filters = parse_filters(loaded, current_runtime().program.time_zone)
-    except ValidationError as exc:
+    except (ValidationError, ValidationFailed) as exc:
         form.refuse(exc)
         return form, None, query
     return form, filters, query
@@ -95,10 +96,4 @@ def export():
 
 @bp.get("/verification")
 def verification():
-    runtime = current_runtime()
-    with runtime.read_only() as session:
-        try:
-            result = verify_chain(session, runtime.anchoring)
-        finally:
-            session.rollback()
-    return render_template("audit/verification.html", result=result)
+    return render_template("audit/verification.html", result=verify_trail(current_runtime()))

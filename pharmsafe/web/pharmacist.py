@@ -11,7 +11,7 @@ from werkzeug.exceptions import BadRequest
 
 from pharmsafe.errors import Forbidden, NotFound
 from pharmsafe.http.unit import get_session, make_ctx
-from pharmsafe.models import Authorization, Decision, Patient, Pharmacy, Prescriber, Prescription, TransferIn
+from pharmsafe.models import Authorization, Patient, Pharmacy, Prescriber, Prescription, TransferIn
 from pharmsafe.models.statuses import AuthorizationStatus, PrescriptionStatus, values
 from pharmsafe.schemas.common import UNSTORABLE
 from pharmsafe.schemas.evidence import ReasonIn
@@ -22,6 +22,7 @@ from pharmsafe.services.access import require_prescription_access, visible_presc
 from pharmsafe.services.authorizations import is_past, reverse_authorization
 from pharmsafe.services.dispensing import dispense_authorization
 from pharmsafe.services.evaluation import evaluate_prescription, get_prescription
+from pharmsafe.services.reads import decisions_of, latest_authorization
 from pharmsafe.services.transfers import record_transfer_in
 from pharmsafe.web import present
 from pharmsafe.web.forms import Form, attempt
@@ -126,11 +127,9 @@ def render_prescription(ctx, rx: Prescription, *, dispense_form: Form | None = N
     patient = session.get(Patient, rx.patient_id)
     prescriber = session.get(Prescriber, rx.prescriber_id)
     pharmacy = session.get(Pharmacy, rx.pharmacy_id)
-    decisions = session.scalars(select(Decision).where(Decision.prescription_id == rx.id)
-                                .order_by(Decision.id.desc())).all()
+    decisions = decisions_of(session, rx.id)
     latest = decisions[0] if decisions else None
-    auth = session.scalars(select(Authorization).where(Authorization.prescription_id == rx.id)
-                           .order_by(Authorization.id.desc()).limit(1)).first()
+    auth = latest_authorization(session, rx.id)
     active = auth if auth is not None and auth.status == AuthorizationStatus.ACTIVE else None
     zone_name = pharmacy.time_zone if pharmacy is not None else None
     policy = ctx.policy(zone_name)

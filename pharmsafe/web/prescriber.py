@@ -14,7 +14,6 @@ from pharmsafe.http.unit import get_session, make_ctx
 from pharmsafe.models import (
     Attestation,
     Authorization,
-    Decision,
     LabResult,
     Patient,
     Pharmacy,
@@ -35,6 +34,7 @@ from pharmsafe.services.access import (
 )
 from pharmsafe.services.evaluation import get_prescription
 from pharmsafe.services.prescriptions import submit_prescription
+from pharmsafe.services.reads import latest_decisions
 from pharmsafe.web import present
 from pharmsafe.web.forms import Form, attempt
 from pharmsafe.web.locks import patient_lock, patient_locks
@@ -55,21 +55,12 @@ def _ctx():
     return make_ctx(current_user().actor)
 
 
-def _latest_decisions(prescription_ids: list[int]) -> dict[int, Decision]:
-    latest: dict[int, Decision] = {}
-    if prescription_ids:
-        for decision in get_session().scalars(select(Decision).where(Decision.prescription_id.in_(prescription_ids))
-                                              .order_by(Decision.id.desc())):
-            latest.setdefault(decision.prescription_id, decision)
-    return latest
-
-
 def _prescription_rows(*criteria) -> list[dict[str, Any]]:
     rows = get_session().execute(
         select(Prescription, Patient, Pharmacy).join(Patient, Patient.id == Prescription.patient_id)
         .join(Pharmacy, Pharmacy.id == Prescription.pharmacy_id)
         .where(visible_prescriptions(current_user()), *criteria).order_by(Prescription.id.desc()).limit(200)).all()
-    latest = _latest_decisions([rx.id for rx, _, _ in rows])
+    latest = latest_decisions(get_session(), [rx.id for rx, _, _ in rows])
     out = []
     for rx, patient, pharmacy in rows:
         gates = present.gate_rows(latest.get(rx.id))
@@ -298,7 +289,7 @@ def prescription(prescription_id: int):
     require_prescription_access(current_user(), rx)
     session = get_session()
     pharmacy = session.get(Pharmacy, rx.pharmacy_id)
-    latest = _latest_decisions([rx.id]).get(rx.id)
+    latest = latest_decisions(get_session(), [rx.id]).get(rx.id)
     return render_template(
         "prescriber/prescription.html", rx=rx, patient=session.get(Patient, rx.patient_id), pharmacy=pharmacy,
         lock=patient_lock(session, rx.patient_id, ctx.today),
