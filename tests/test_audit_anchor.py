@@ -523,3 +523,35 @@ def test_the_verification_endpoint_without_anchoring(plain_app):
     world = World(plain_app, plain_app.test_client())
     body = world.user("auditor")[1].ok("GET", "/audit-events/verification")
     assert body["anchor"] is None and body["after_anchor"] == body["events"] and body["intact"] is True
+
+
+def test_a_stream_that_fails_midway_closes_its_cursor_at_once(factory, monkeypatch, caplog):
+    """A stream that stopped midway once left its cursor to the garbage collector, which closed it
+    later, in the middle of other work, on a session long gone ("Cannot operate on a closed
+    database"); on CPython 3.11 that can even break a compile() running at the time."""
+    import gc
+    import logging
+
+    import pharmsafe.audit.export as export
+    from pharmsafe.audit.query import AuditFilters
+
+    add_events(factory, 6)
+    monkeypatch.setattr(export, "BATCH", 2)
+    real = export.ndjson_line
+
+    def failing(row):
+        if row[0] == 4:
+            raise RuntimeError("disk read error")
+        return real(row)
+
+    monkeypatch.setattr(export, "ndjson_line", failing)
+    caught = []
+    with pytest.raises(export.ExportFailed) as failed:
+        for chunk in export.export_rows(factory, AuditFilters(), "ndjson"):
+            caught.append(chunk)
+    assert len(caught) == 1 and failed.value.events == 2
+    factory.kw["bind"].dispose()  # as an app's teardown does: the connections are closed
+    with caplog.at_level(logging.ERROR, logger="sqlalchemy.pool"):
+        del failed  # its traceback kept the stream's frames: now they are garbage
+        gc.collect()
+    assert [r for r in caplog.records if "closing cursor" in r.getMessage()] == []

@@ -130,49 +130,70 @@ def export_rows(factory, filters: AuditFilters, fmt: str, *, on_complete: Callab
     return _stream(factory, filters, fmt, on_complete, anchoring, clock)
 
 
+class _Record:
+    """What an export records once complete. Kept apart from AuditExport so that the stream (which
+    calls ``completed``) and the export hold no reference cycle: an abandoned stream is then closed
+    the moment it is dropped, never later by the garbage collector in the middle of other work."""
+
+    def __init__(self, runtime, actor: str, payload: dict):
+        self.runtime, self.actor, self.payload = runtime, actor, dict(payload)
+        self.events: int | None = None
+        self.on_completion = False
+
+    def completed(self, events: int) -> None:
+        self.events = events
+        if self.on_completion:
+            self.write()
+
+    def write(self) -> None:
+        if self.events is None:
+            raise RuntimeError("an export is recorded only once it completed")
+        with self.runtime.unit_of_work(self.actor) as ctx:
+            append_event(ctx.session, action="audit.exported", actor=ctx.actor, subject="audit:export",
+                         now=ctx.now, payload={**self.payload, "events": self.events})
+
+
 class AuditExport:
     """The audit-export use case, the same for the API, the pages and the command line: recorded
     (``audit.exported``, with the number of events) only once complete, then anchored.
 
-    ``runtime`` is anything with ``session_factory``, ``clock`` and ``anchoring`` (the app's
-    Runtime). Constructing it opens the export (what can fail before the first byte raises here);
-    ``stream()`` yields the chunks and records and anchors after the last; ``rows()`` only yields
-    them, for a caller that hands the result over first (the command line renames its file into
-    place) and then calls ``record()`` and ``anchor()``."""
+    ``runtime`` is the app's Runtime (its session factory, unit of work, clock and anchoring).
+    Constructing it opens the export (what can fail before the first byte raises here); ``stream()``
+    yields the chunks, and records and anchors after the last; ``rows()`` only yields them, for a
+    caller that hands the result over first (the command line renames its file into place) and then
+    calls ``record()`` and ``anchor()``."""
 
     def __init__(self, runtime, filters: AuditFilters, fmt: str, *, actor: str, payload: dict):
-        self.factory, self.clock, self.anchoring = runtime.session_factory, runtime.clock, runtime.anchoring
-        self.actor, self.payload = actor, dict(payload)
-        self.events: int | None = None
-        self._record_on_completion = False
-        self._chunks = export_rows(self.factory, filters, fmt, on_complete=self._completed)
+        self.runtime = runtime
+        self._record = _Record(runtime, actor, payload)
+        self._chunks = export_rows(runtime.session_factory, filters, fmt, on_complete=self._record.completed)
 
-    def _completed(self, events: int) -> None:
-        self.events = events
-        if self._record_on_completion:
-            self.record()
+    @property
+    def events(self) -> int | None:
+        """How many events the export held, once it completed."""
+        return self._record.events
 
     def stream(self) -> Iterator[str]:
-        self._record_on_completion = True
-        yield from self._chunks
-        self.anchor()
+        self._record.on_completion = True
+        return _then(self._chunks, self.anchor)
 
     def rows(self) -> Iterator[str]:
-        self._record_on_completion = False
+        self._record.on_completion = False
         return self._chunks
 
     def record(self) -> None:
         """Append ``audit.exported`` in a transaction of its own (the request's has long been
         committed); only for an export that completed."""
-        if self.events is None:
-            raise RuntimeError("an export is recorded only once it completed")
-        with self.factory() as session:
-            append_event(session, action="audit.exported", actor=self.actor, subject="audit:export",
-                         now=self.clock.now(), payload={**self.payload, "events": self.events})
-            session.commit()
+        self._record.write()
 
     def anchor(self) -> None:
-        anchor_quietly(self.anchoring, self.factory, self.clock.now(), why="an export")
+        runtime = self.runtime
+        anchor_quietly(runtime.anchoring, runtime.session_factory, runtime.now(), why="an export")
+
+
+def _then(chunks: Iterator[str], after: Callable[[], None]) -> Iterator[str]:
+    yield from chunks
+    after()
 
 
 def _stream(factory, filters, fmt, on_complete, anchoring, clock) -> Iterator[str]:
@@ -186,9 +207,13 @@ def _stream(factory, filters, fmt, on_complete, anchoring, clock) -> Iterator[st
 
     try:
         with read_only_session(factory) as session:
+            rows = iter_batches(session, filters)
             try:
-                yield from export_chunks(counting(iter_batches(session, filters)), fmt)
+                yield from export_chunks(counting(rows), fmt)
             finally:
+                # A stream stopped midway (a failure, a client gone) closes its cursor now, while its
+                # session is open, not whenever the garbage collector reaches it in other work.
+                rows.close()
                 session.rollback()
         if on_complete is not None:
             on_complete(counted[0])
