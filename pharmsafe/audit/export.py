@@ -71,26 +71,42 @@ def ndjson_line(row: tuple) -> str:
             f'"prev_hash":{_quote(prev_hash)},"hash":{_quote(hash_)}}}\n')
 
 
+# FHIR AuditEvent.outcome: 0 success, 4 minor failure (the request was refused).
+FHIR_SUCCESS, FHIR_REFUSED = "0", "4"
+_REFUSED_DISPENSE = ('"outcome":"blocked"', '"stage":"dispense"')
+
+
+def fhir_outcome(action: str, payload: str) -> str:
+    """4 for a failed sign-in and for a refused dispense's decision, 0 otherwise (INTEROP.md §4.4).
+    The payload is canonical JSON (sorted keys, no spaces), so a decision's stage and outcome are read
+    from its text without parsing it."""
+    if action == "user.login_failed":
+        return FHIR_REFUSED
+    if action == "decision.recorded" and all(part in payload for part in _REFUSED_DISPENSE):
+        return FHIR_REFUSED
+    return FHIR_SUCCESS
+
+
 def fhir_line(row: tuple) -> str:
-    """One FHIR R4 AuditEvent: the action as subtype, the actor as agent, the subject as entity,
-    with the payload, policy and both hashes as entity details."""
+    """One FHIR R4 AuditEvent (valid R4B): the action as subtype, the actor as agent, the subject as
+    entity, with the payload, policy and both hashes as entity details; a detail with no value (an
+    event without a policy) is left out, since FHIR allows no empty string."""
     id_, occurred_at, action, actor, subject, policy, payload, prev_hash, hash_ = row
     requestor = "true" if actor.startswith("user:") else "false"
     verb = "R" if action == "audit.exported" else "E"
+    details = [("payload", payload), ("policy", policy), ("prev_hash", prev_hash), ("hash", hash_)]
+    detail = ",".join(f'{{"type":"{name}","valueString":{_quote(value)}}}' for name, value in details if value)
     return (
         f'{{"resourceType":"AuditEvent","id":"{id_}",'
         '"type":{"system":"http://terminology.hl7.org/CodeSystem/audit-event-type","code":"rest",'
         '"display":"RESTful Operation"},'
         f'"subtype":[{{"system":"urn:pharmsafe:audit-action","code":{_quote(action)}}}],'
-        f'"action":"{verb}","recorded":{_quote(occurred_at)},"outcome":"0",'
+        f'"action":"{verb}","recorded":{_quote(occurred_at)},"outcome":"{fhir_outcome(action, payload)}",'
         f'"agent":[{{"who":{{"identifier":{{"system":"urn:pharmsafe:actor","value":{_quote(actor)}}}}},'
         f'"requestor":{requestor}}}],'
         '"source":{"observer":{"display":"PharmSafe"}},'
         f'"entity":[{{"what":{{"identifier":{{"system":"urn:pharmsafe:subject","value":{_quote(subject)}}}}},'
-        f'"detail":[{{"type":"payload","valueString":{_quote(payload)}}},'
-        f'{{"type":"policy","valueString":{_quote(policy or "")}}},'
-        f'{{"type":"prev_hash","valueString":{_quote(prev_hash)}}},'
-        f'{{"type":"hash","valueString":{_quote(hash_)}}}]}}]}}\n')
+        f'"detail":[{detail}]}}]}}\n')
 
 
 def export_chunks(batches: Iterable[list[tuple]], fmt: str) -> Iterator[str]:

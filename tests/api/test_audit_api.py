@@ -108,3 +108,53 @@ def test_lists_page_fifty_at_a_time_newest_first(world):
 def test_csv_cells_read_back_with_the_csv_module(value, read_back):
     line = f"1,{csv_cell(value)},end\r\n"
     assert next(csv.reader(io.StringIO(line))) == ["1", read_back, "end"]
+
+
+def _strings(value):
+    if isinstance(value, dict):
+        for v in value.values():
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+    elif isinstance(value, str):
+        yield value
+
+
+def test_every_fhir_line_validates_as_r4b_and_says_its_outcome(world, app):
+    """INTEROP.md §4.4: no empty string anywhere, and `outcome` 4 for a failed sign-in and for a
+    refused dispense's decision, 0 otherwise (every line said 0 before, and `policy` was "" for
+    events without one)."""
+    from fhir.resources.R4B.auditevent import AuditEvent
+
+    from pharmsafe.runtime import runtime_of
+    from pharmsafe.services import signin
+
+    rph, _, _, _, decision = world.authorized()
+    refused = rph.post(f"/authorizations/{decision['authorization']['id']}/dispense",
+                       json={"quantity": 60, "rma_number": "", "rma_do_not_dispense_after": "2027-12-31"})
+    assert refused.status_code == 409
+    runtime = runtime_of(app)
+    with runtime.session_factory() as session:
+        with pytest.raises(signin.SignInRefused):
+            signin.sign_in(runtime.ctx(session, "anonymous"), "nobody@example.com", "wrong", "10.0.0.9")
+        session.commit()  # the refusal's record, as the sign-in page commits it
+    _, auditor = world.user("auditor")
+    events = {e["id"]: e for e in map(json.loads, auditor.get("/audit-events/export?format=ndjson")
+                                      .get_data(as_text=True).splitlines())}
+    lines = auditor.get("/audit-events/export?format=fhir").get_data(as_text=True).splitlines()
+    assert len(lines) == len(events) + 1 > 10  # and the ndjson export's own audit.exported
+    outcomes = {}
+    for line in lines:
+        resource = json.loads(line)
+        event = events.get(int(resource["id"]))
+        if event is None:
+            continue
+        AuditEvent.model_validate(resource)  # raises on anything R4B refuses
+        assert "" not in set(_strings(resource)), event["action"]
+        outcomes[(event["action"], event["payload"].get("stage"), event["payload"].get("outcome"))] = \
+            resource["outcome"]
+    assert outcomes[("user.login_failed", None, None)] == "4"
+    assert outcomes[("decision.recorded", "dispense", "blocked")] == "4"
+    assert outcomes[("decision.recorded", "evaluation", "authorized")] == "0"
+    assert outcomes[("user.created", None, None)] == "0"
