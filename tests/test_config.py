@@ -190,3 +190,13 @@ def test_no_password_is_hashed_at_import():
             "import pharmsafe.services.passwords as p\n"
             "assert p._dummy_hash.cache_info().currsize == 0 and p._hasher.cache_info().currsize == 0\n")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("url,says", [
+    ("postgresql+pg8000://pharmsafe@db.internal/pharmsafe", "needs the database driver pg8000"),
+    ("mysql+nosuchdriver://x@y/z", "not a database URL"),
+    ("not a url", "not a database URL"),
+])
+def test_a_database_url_without_its_driver_stops_start_up_with_a_sentence(url, says):
+    with pytest.raises(ConfigError, match=says):
+        load_settings(environ={**BASE, "PHARMSAFE_DATABASE_URL": url})

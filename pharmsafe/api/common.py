@@ -61,20 +61,35 @@ _TOO_DEEP = (f"Arrays and objects are nested more than {MAX_JSON_DEPTH} levels d
              "API needs more than a few.")
 
 
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
-_BRACKETS = re.compile(rb"[\[\]{}]")
+# A JSON string (to its closing quote, or to the end of a body that never closes it) or a bracket.
+# The string's loop is possessive and the token always matches once begun, so one pass over the text
+# is linear however the quotes and backslashes are arranged.
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*+(?:"|\\?\Z)|[\[\]{}]', re.DOTALL)
 
 
-def nested_too_deep(raw: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+def json_text(raw: bytes) -> str:
+    """The body as text, in the encoding JSON allows it to come in (UTF-8, -16 or -32, as json.loads
+    detects it); bytes that are not text in it are a 400."""
+    try:
+        return raw.decode(json.detect_encoding(raw))
+    except UnicodeDecodeError as exc:
+        raise MalformedBody(f"it is not text in {exc.encoding} ({exc.reason} at byte {exc.start}).") from None
+
+
+def nested_too_deep(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
     """Whether the text's arrays and objects nest deeper than ``limit`` (a top-level object is level
-    1), read from the bytes before any parser sees them: a parser that recurses a thousand levels
-    deep raises RecursionError, and on CPython 3.11 the interpreter's recursion count can stay off
-    afterwards, so that a later compile() of a template fails. Brackets inside strings don't count."""
+    1), read before any parser sees it: a parser that recurses a thousand levels deep raises
+    RecursionError, and on CPython 3.11 the interpreter's recursion count can stay off afterwards,
+    so that a later compile() of a template fails. Brackets inside strings don't count."""
     depth = 0
-    for bracket in _BRACKETS.findall(_STRING.sub(b"", raw)):
-        depth += 1 if bracket in (b"[", b"{") else -1
-        if depth > limit:
-            return True
+    for match in _TOKENS.finditer(text):
+        token = match.group()
+        if token in ("[", "{"):
+            depth += 1
+            if depth > limit:
+                return True
+        elif token in ("]", "}"):
+            depth -= 1
     return False
 
 
@@ -82,12 +97,14 @@ def json_body() -> Any:
     """The body parsed as JSON, keeping numbers exact: a fraction or an exponent becomes a Decimal,
     never a binary float (1e-400 would arrive as 0.0, and 21 significant digits as 17). Malformed or
     too deeply nested JSON is a 400 with the error shape."""
-    raw = request.get_data(cache=True)
-    if nested_too_deep(raw):
+    text = json_text(request.get_data(cache=True))
+    if nested_too_deep(text):
         raise MalformedBody(_TOO_DEEP)
     try:
-        data = json.loads(raw, parse_float=Decimal)
-    except ValueError as exc:  # includes bytes that are not UTF-8
+        data = json.loads(text, parse_float=Decimal)
+    except RecursionError:  # not reached after the check above; kept so that it could never be a 500
+        raise MalformedBody(_TOO_DEEP) from None
+    except ValueError as exc:
         raise MalformedBody(f"{exc}.") from None
     return data
 

@@ -23,8 +23,8 @@ from flask import Response, current_app, make_response, request
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from pharmsafe.api.common import current_user
-from pharmsafe.errors import Conflict, ValidationFailed
+from pharmsafe.api.common import current_user, json_text, nested_too_deep
+from pharmsafe.errors import Conflict, MalformedBody, ValidationFailed
 from pharmsafe.http.unit import discard, finish, get_session, now
 from pharmsafe.models import IdempotencyRecord
 from pharmsafe.runtime import current_runtime
@@ -37,11 +37,16 @@ ABANDONED_AFTER = timedelta(minutes=5)
 
 
 def _request_hash() -> str:
+    """The body's hash, of its canonical JSON when it is JSON the view could read; of its bytes
+    otherwise (the view answers 400 for it). A body nested too deep is never parsed here either."""
     raw = request.get_data(cache=True)
+    body = raw
     try:
-        body = json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":")).encode()
-    except (ValueError, RecursionError):  # not JSON, or nested too deep: the view answers 400
-        body = raw
+        text = json_text(raw)
+        if not nested_too_deep(text):
+            body = json.dumps(json.loads(text), sort_keys=True, separators=(",", ":")).encode()
+    except (MalformedBody, ValueError, RecursionError):
+        pass
     return hashlib.sha256(body).hexdigest()
 
 

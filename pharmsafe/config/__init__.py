@@ -113,6 +113,8 @@ def shipped_secret_keys() -> frozenset[str]:
     """Every SECRET_KEY written in the shipped config files (never fit for production)."""
     keys = set()
     for path in sorted(CONFIG_DIR.glob("*.py")):
+        if path.name == "__init__.py":  # the loader itself, not a settings file
+            continue
         value = _module_settings(path).get("SECRET_KEY")
         if isinstance(value, str) and value:
             keys.add(value)
@@ -204,7 +206,25 @@ def validate(settings: dict[str, Any]) -> dict[str, Any]:
     _validate_audit_anchoring(settings)
     if not settings.get("DATABASE_URL"):
         settings["DATABASE_URL"] = "sqlite:///" + str(instance_path() / "pharmsafe.db")
+    _check_database_driver(str(settings["DATABASE_URL"]))
     return settings
+
+
+def _check_database_driver(url: str) -> None:
+    """A URL whose engine or driver is not installed stops start-up with one sentence (PostgreSQL's
+    driver is the `postgres` extra), instead of a traceback at the first connection."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+    try:
+        make_url(url).get_dialect().import_dbapi()
+    except (ArgumentError, NoSuchModuleError, ValueError):
+        raise ConfigError("PHARMSAFE_DATABASE_URL is not a database URL PharmSafe can use; give "
+                          "sqlite:///PATH or postgresql+psycopg://USER@HOST/DB.") from None
+    except ImportError as exc:
+        raise ConfigError(f"PHARMSAFE_DATABASE_URL needs the database driver {exc.name or 'its driver'}, which "
+                          "is not installed; for PostgreSQL install PharmSafe with its postgres extra "
+                          "(pip install 'pharmsafe[postgres]').") from None
 
 
 def _validate_audit_anchoring(settings: dict[str, Any]) -> None:

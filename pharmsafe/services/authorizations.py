@@ -9,7 +9,7 @@ from pharmsafe.audit import append_event
 from pharmsafe.audit.chain import append_events
 from pharmsafe.errors import Conflict, NotFound
 from pharmsafe.models import Authorization, Decision, Prescription
-from pharmsafe.models.statuses import AuthorizationStatus
+from pharmsafe.models.statuses import AuthorizationStatus, PrescriptionStatus
 from pharmsafe.services.context import Ctx
 
 
@@ -129,7 +129,7 @@ def expire_stale_authorizations(ctx: Ctx, *, chunk_size: int = 200) -> int:
     expired = [row for row in chunk if row.id in expired_ids]
     ctx.session.execute(update(Prescription)
                         .where(Prescription.id.in_([row.prescription_id for row in expired]))
-                        .values(status=AuthorizationStatus.EXPIRED).execution_options(synchronize_session=False))
+                        .values(status=PrescriptionStatus.EXPIRED).execution_options(synchronize_session=False))
     append_events(ctx.session, [
         {"action": "authorization.expired", "subject": f"authorization:{row.id}", "policy": row.policy_name,
          "payload": {"prescription_id": row.prescription_id, "reason": "dispense_by passed",

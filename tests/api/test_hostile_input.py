@@ -142,15 +142,60 @@ def test_a_deep_body_never_reaches_the_parser(world, app, monkeypatch):
 
 
 @pytest.mark.parametrize("raw,deep", [
-    (b"[" * 33 + b"]" * 33, True), (b"[" * 32 + b"]" * 32, False),
-    (b'{"a": "' + b"[" * 100 + b'"}', False),  # brackets in a string do not nest
-    (b'{"a": "\\"' + b", " + b"[" * 40 + b"]" * 40 + b"}", True),  # an escaped backslash ends no string
-    (b'{"a": "\\"[[[["}', False), (b"{" * 40, True), (b"", False),
+    ("[" * 33 + "]" * 33, True), ("[" * 32 + "]" * 32, False),
+    ('{"a": "' + "[" * 100 + '"}', False),  # brackets in a string do not nest
+    ('{"a": "\\\\"' + ", " + "[" * 40 + "]" * 40 + "}", True),  # an escaped backslash ends no string
+    ('{"a": "\\\\"[[[["}', False), ("{" * 40, True), ("", False),
+    ('"' + "[" * 40, False),  # a string never closed runs to the end
+    ('"\\' , False), ("[" * 40 + '"\\', True),  # a lone backslash at the very end
 ])
-def test_the_depth_is_read_from_the_bytes(raw, deep):
+def test_the_depth_is_read_before_parsing(raw, deep):
     from pharmsafe.api.common import nested_too_deep
 
     assert nested_too_deep(raw) is deep
+
+
+def test_the_depth_check_is_one_pass_over_a_hostile_body():
+    """A quote followed by escaped quotes to the end of a 1 MiB body once made the check retry from
+    every quote (about an hour of one core per request); now the body is read once."""
+    from pharmsafe.api.common import nested_too_deep
+
+    body = '"' + '\\"' * (512 * 1024 - 1)
+    assert len(body) > 1024 * 1024 - 2 and nested_too_deep(body) is False
+    assert nested_too_deep('"\\' * 300_000 + "[" * 33) is False  # all inside one string never closed
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-le", "utf-16-be", "utf-32-le"])
+def test_a_deep_body_in_utf16_or_utf32_is_refused_too(world, app, encoding):
+    """json.loads reads UTF-16 and -32 too: the depth is read from the decoded text, so a character
+    whose UTF-16 bytes hold a quote byte (U+0122 is 22 01) cannot hide the brackets from it."""
+    _, doc = world.prescriber_api()
+    patient = world.patient(doc)
+    before = footprint(app)
+    body = ('{"note": ["\u0122", ' + "[" * 3000 + "]" * 3000 + ', "\u0122"]}').encode(encoding)
+    resp = doc.call("POST", f"/patients/{patient['id']}/attestations", data=body,
+                    headers={"Content-Type": "application/json"})
+    assert_error(resp, 400, "bad_request", "_schema")
+    assert footprint(app) == before
+
+
+def test_a_deep_body_under_an_idempotency_key_never_reaches_a_parser(app, scene, monkeypatch):
+    import json
+
+    path_ids, callers, _ = scene
+    body = _deep(1000)
+    real, parsed = json.loads, []
+
+    def loads(raw, **kw):
+        parsed.append(raw in (body, body.encode()))
+        return real(raw, **kw)
+
+    monkeypatch.setattr(json, "loads", loads)  # the module both the view and the key's hash use
+    resp = callers["pharmacist"].call("POST", f"/authorizations/{path_ids['authorization_id']}/dispense",
+                                      data=body, headers={"Content-Type": "application/json",
+                                                          "Idempotency-Key": "deep-parsed"})
+    assert_error(resp, 400, "bad_request", "_schema")
+    assert True not in parsed
 
 
 # --- audit filters at the edge of the calendar, and NUL ------------------------------------------------
