@@ -59,6 +59,8 @@ POLICY = {
     ("GET", "/api/v1/openapi.json"): PUBLIC,
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
+    ("GET", "/fhir/R4/metadata"): PUBLIC,
+    ("GET", "/fhir/R4/Questionnaire/isotretinoin-attestation"): PUBLIC,
     ("GET", "/static/<path:filename>"): PUBLIC,
     ("GET", "/login"): PUBLIC,
     ("POST", "/login"): PUBLIC,

@@ -100,6 +100,22 @@ def _module_settings(path: Path, setting: str = "PHARMSAFE_CONFIG") -> dict[str,
     return {k: v for k, v in runpy.run_path(str(path)).items() if k.isupper()}
 
 
+def _base_url(raw: Any) -> str:
+    from urllib.parse import urlsplit
+
+    value = str(raw or "").strip()
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
+        fine = parts.scheme in ("http", "https") and bool(parts.hostname)
+    except ValueError:
+        fine = False
+    if not fine or value.endswith("/") or parts.query or parts.fragment or "@" in parts.netloc:
+        raise ConfigError(f"PHARMSAFE_BASE_URL must be the service's absolute http or https address with no "
+                          f"trailing slash, such as https://pharmsafe.example.org, not {raw!r}.")
+    return value
+
+
 def instance_path() -> Path:
     """Where the default SQLite database and the demo's logins live: ``instance/`` of a checkout, else
     (an installed package) Flask's place for an installed app, ``<prefix>/var/pharmsafe-instance``."""
@@ -181,6 +197,7 @@ def validate(settings: dict[str, Any]) -> dict[str, Any]:
         # Anyone can read these in the repository and forge a session cookie with them.
         raise ConfigError("PHARMSAFE_SECRET_KEY is a key shipped in the repository's config/ files; "
                           "production needs a secret of its own.")
+    settings["BASE_URL"] = _base_url(settings.get("BASE_URL"))
     hashing = str(settings.get("PASSWORD_HASHING") or "").strip().lower()
     if hashing not in PASSWORD_PROFILES:
         raise ConfigError(f"PHARMSAFE_PASSWORD_HASHING must be 'argon2id' (or 'fast', never in production), "

@@ -24,6 +24,9 @@ TRUSTED_PROXY_HOPS = 0
 # argon2id at argon2-cffi's defaults (t=3, m=64 MiB, p=4). "fast" (the test suite's) is refused in
 # production.
 PASSWORD_HASHING = "argon2id"
+# The service's public address (absolute http or https, no trailing slash): the base of the FHIR
+# facade's canonical URLs and identifier systems (INTEROP.md §1).
+BASE_URL = "http://127.0.0.1:5000"
 # Audit anchors (docs/security.md, "Audit anchors"): the chain's head signed with an Ed25519 private
 # key (`pharmsafe audit keygen --out DIR` writes one) and appended to the anchor file, kept outside the
 # database. Empty signing key: anchoring is off. The verify key (a public key) lets a process or host

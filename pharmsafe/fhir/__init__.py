@@ -1,0 +1,46 @@
+"""The FHIR R4 facade under /fhir/R4 (INTEROP.md): the same services, rules and audit trail as the
+JSON API, spoken as FHIR. Every failure is an OperationOutcome.
+
+Served so far: the CapabilityStatement and the attestation Questionnaire."""
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, Flask, Response, current_app
+
+from pharmsafe.fhir.outcome import FHIR_JSON, operation_outcome
+from pharmsafe.fhir.resources import QUESTIONNAIRE_ID, capability_statement, questionnaire
+from pharmsafe.http.respond import render_errors_under
+from pharmsafe.runtime import current_runtime
+
+PREFIX = "/fhir/R4"
+fhir_bp = Blueprint("fhir", __name__, url_prefix=PREFIX)
+
+
+def fhir_response(resource: dict, status: int = 200) -> Response:
+    return current_app.response_class(json.dumps(resource, separators=(",", ":")), status=status,
+                                      mimetype=FHIR_JSON)
+
+
+def _base_url() -> str:
+    return current_runtime().settings["BASE_URL"]
+
+
+def _outcome(status, code, message, fields=None, _details=None) -> tuple[Response, int]:
+    body = operation_outcome(status, code, message, base_url=_base_url(), fields=fields)
+    return fhir_response(body, status), status
+
+
+@fhir_bp.get("/metadata")
+def metadata():
+    return fhir_response(capability_statement(_base_url()))
+
+
+@fhir_bp.get(f"/Questionnaire/{QUESTIONNAIRE_ID}")
+def attestation_questionnaire():
+    return fhir_response(questionnaire(_base_url()))
+
+
+def init_app(app: Flask) -> None:
+    render_errors_under("/fhir/", _outcome)
+    app.register_blueprint(fhir_bp)
