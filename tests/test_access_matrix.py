@@ -60,6 +60,7 @@ POLICY = {
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
     ("GET", "/fhir/R4/metadata"): PUBLIC,
+    ("GET", "/fhir/R4/GuidanceResponse/<int:decision_id>"): {ADMIN, DOC, RPH},
     ("GET", "/fhir/R4/Questionnaire/isotretinoin-attestation"): PUBLIC,
     ("GET", "/static/<path:filename>"): PUBLIC,
     ("GET", "/login"): PUBLIC,
@@ -143,6 +144,7 @@ def scene(app, client):
     values = {"user_id": spare["id"], "token_id": token_id, "pharmacy_id": rx["pharmacy_id"],
               "prescriber_id": rx["prescriber_id"], "patient_id": patient["id"], "evidence_id": lab["id"],
               "prescription_id": rx["id"], "authorization_id": decision["authorization"]["id"],
+              "decision_id": decision["id"],
               "collection": "lab-results", "filename": "pharmsafe.css", "lock_id": lock_id,
               "session_id": spare_session.id}
     return apis, users, values
@@ -184,6 +186,10 @@ def test_access_matrix(app, scene):
         for actor in [ANON, AUDITOR, OTHER_DOC, OTHER_RPH, ADMIN, DOC, RPH]:
             if path.startswith("/api/"):
                 resp = apis[actor].call(method, path.removeprefix("/api/v1"), json={})
+            elif path.startswith("/fhir/"):  # bearer tokens, as the API
+                api = apis[actor]
+                resp = api.client.open(path, method=method,
+                                       headers={"Authorization": f"Bearer {api.token}"} if api.token else {})
             else:
                 resp = web_client(app, users.get(actor)).open(path, method=method, data={})
             status = resp.status_code
@@ -196,7 +202,7 @@ def test_access_matrix(app, scene):
                 if status in (401, 403) or (to_login and not signed_out):
                     problems.append((method, path, actor, status, "refused but allowed"))
             elif actor == ANON:
-                expected_ok = status == 401 if path.startswith("/api/") else to_login
+                expected_ok = status == 401 if path.startswith(("/api/", "/fhir/")) else to_login
                 if not expected_ok:
                     problems.append((method, path, actor, status, "anonymous not refused"))
             elif status != 403:

@@ -1,56 +1,27 @@
-"""Authentication, role checks, body loading and pagination shared by the API views."""
+"""Body loading and pagination shared by the API views; authentication and role checks are the
+HTTP edge's (pharmsafe.http.tokens), shared with the FHIR facade."""
+
 from __future__ import annotations
 
 import base64
 import binascii
-import functools
 import json
 import re
 from decimal import Decimal
 from typing import Any
 
-from flask import g, request
+from flask import request
 from marshmallow import Schema, ValidationError
 from sqlalchemy import Select
 
-from pharmsafe.errors import Forbidden, MalformedBody, Unauthorized
-from pharmsafe.http.unit import get_session, make_ctx
-from pharmsafe.models import User
-from pharmsafe.services.users import user_for_token
+from pharmsafe.errors import MalformedBody
+from pharmsafe.http.tokens import ctx, current_user, roles
+from pharmsafe.http.unit import get_session
+
+# The edge's authentication is used by every API view through this module.
+__all__ = ["PAGE_SIZE", "ctx", "current_user", "json_body", "load_body", "load_query", "paginate", "roles"]
 
 PAGE_SIZE = 50
-
-
-def current_user() -> User:
-    if "api_user" not in g:
-        header = request.headers.get("Authorization", "")
-        scheme, _, token = header.partition(" ")
-        user = user_for_token(get_session(), token.strip()) if scheme.lower() == "bearer" and token.strip() else None
-        if user is None:
-            raise Unauthorized("A valid API token is required: send 'Authorization: Bearer <token>'.")
-        g.api_user = user
-    return g.api_user
-
-
-def roles(*allowed: str):
-    """Authenticate, then refuse roles not in ``allowed`` (403), before the body is read."""
-
-    def decorator(view):
-        @functools.wraps(view)
-        def wrapper(*args, **kwargs):
-            user = current_user()
-            if user.role not in allowed:
-                raise Forbidden(f"The {user.role} role may not do this.")
-            return view(*args, **kwargs)
-
-        wrapper.allowed_roles = allowed
-        return wrapper
-
-    return decorator
-
-
-def ctx():
-    return make_ctx(current_user().actor)
 
 
 # No request body of this API nests deeper than three levels. A body nested far deeper (a thousand

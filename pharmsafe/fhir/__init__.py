@@ -1,17 +1,25 @@
 """The FHIR R4 facade under /fhir/R4 (INTEROP.md): the same services, rules and audit trail as the
 JSON API, spoken as FHIR. Every failure is an OperationOutcome.
 
-Served so far: the CapabilityStatement and the attestation Questionnaire."""
+Served so far: the CapabilityStatement, the attestation Questionnaire, and recorded decisions as
+GuidanceResponses."""
 from __future__ import annotations
 
 import json
 
 from flask import Blueprint, Flask, Response, current_app
 
+from pharmsafe.errors import NotFound
+from pharmsafe.fhir.guidance import guidance_response
 from pharmsafe.fhir.outcome import FHIR_JSON, operation_outcome
 from pharmsafe.fhir.resources import QUESTIONNAIRE_ID, capability_statement, questionnaire
 from pharmsafe.http.respond import render_errors_under
+from pharmsafe.http.tokens import current_user, roles
+from pharmsafe.http.unit import get_session
+from pharmsafe.models import Decision, Patient, Prescription
 from pharmsafe.runtime import current_runtime
+from pharmsafe.services.access import require_prescription_access
+from pharmsafe.services.reads import latest_authorization
 
 PREFIX = "/fhir/R4"
 fhir_bp = Blueprint("fhir", __name__, url_prefix=PREFIX)
@@ -29,6 +37,23 @@ def _base_url() -> str:
 def _outcome(status, code, message, fields=None, _details=None) -> tuple[Response, int]:
     body = operation_outcome(status, code, message, base_url=_base_url(), fields=fields)
     return fhir_response(body, status), status
+
+
+@fhir_bp.get("/GuidanceResponse/<int:decision_id>")
+@roles("pharmacist", "prescriber", "admin")
+def read_guidance_response(decision_id: int):
+    """A recorded decision (either stage): the pharmacist of the routed pharmacy, the prescriber
+    who wrote it, or an admin."""
+    session = get_session()
+    decision = session.get(Decision, decision_id)
+    if decision is None:
+        raise NotFound(f"GuidanceResponse {decision_id} does not exist.")
+    rx = session.get(Prescription, decision.prescription_id)
+    user = current_user()
+    if user.role != "admin":
+        require_prescription_access(user, rx)
+    patient = session.get(Patient, rx.patient_id)
+    return fhir_response(guidance_response(_base_url(), decision, rx, patient, latest_authorization(session, rx.id)))
 
 
 @fhir_bp.get("/metadata")

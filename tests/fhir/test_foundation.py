@@ -39,7 +39,7 @@ def test_the_capability_statement_is_valid_r4b_and_names_the_base(client):
     assert rest["mode"] == "server"
     # Only what is served is listed.
     assert [(r["type"], [i["code"] for i in r["interaction"]]) for r in rest["resource"]] == [
-        ("Questionnaire", ["read"])]
+        ("GuidanceResponse", ["read"]), ("Questionnaire", ["read"])]
 
 
 def test_the_attestation_questionnaire_is_valid_r4b_with_the_forms_items(client):
