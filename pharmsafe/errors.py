@@ -72,3 +72,9 @@ class SignInRefused(DomainError):
 class SignInThrottled(DomainError):
     status = 429
     code = "too_many_attempts"
+
+
+class UnsupportedMedia(DomainError):
+    """415: a body in a media type the endpoint does not read."""
+    status = 415
+    code = "unsupported_media_type"

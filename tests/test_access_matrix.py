@@ -61,6 +61,7 @@ POLICY = {
     ("GET", "/readyz"): PUBLIC,
     ("GET", "/fhir/R4/metadata"): PUBLIC,
     ("GET", "/fhir/R4/GuidanceResponse/<int:decision_id>"): {ADMIN, DOC, RPH},
+    ("POST", "/fhir/R4/MedicationRequest/<int:prescription_id>/$evaluate"): {RPH},
     ("GET", "/fhir/R4/Questionnaire/isotretinoin-attestation"): PUBLIC,
     ("GET", "/static/<path:filename>"): PUBLIC,
     ("GET", "/login"): PUBLIC,

@@ -7,18 +7,19 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Flask, Response, current_app
+from flask import Blueprint, Flask, Response, current_app, request
 
-from pharmsafe.errors import NotFound
+from pharmsafe.errors import NotFound, UnsupportedMedia
 from pharmsafe.fhir.guidance import guidance_response
 from pharmsafe.fhir.outcome import FHIR_JSON, operation_outcome
 from pharmsafe.fhir.resources import QUESTIONNAIRE_ID, capability_statement, questionnaire
 from pharmsafe.http.respond import render_errors_under
-from pharmsafe.http.tokens import current_user, roles
+from pharmsafe.http.tokens import ctx, current_user, roles
 from pharmsafe.http.unit import get_session
 from pharmsafe.models import Decision, Patient, Prescription
 from pharmsafe.runtime import current_runtime
-from pharmsafe.services.access import require_prescription_access
+from pharmsafe.services.access import require_pharmacy, require_prescription_access
+from pharmsafe.services.evaluation import evaluate_prescription, get_prescription
 from pharmsafe.services.reads import latest_authorization
 
 PREFIX = "/fhir/R4"
@@ -54,6 +55,29 @@ def read_guidance_response(decision_id: int):
         require_prescription_access(user, rx)
     patient = session.get(Patient, rx.patient_id)
     return fhir_response(guidance_response(_base_url(), decision, rx, patient, latest_authorization(session, rx.id)))
+
+
+@fhir_bp.post("/MedicationRequest/<int:prescription_id>/$evaluate")
+@roles("pharmacist")
+def evaluate_medication_request(prescription_id: int):
+    """The JSON API's POST /prescriptions/{id}/evaluations, answered as the decision's
+    GuidanceResponse: 201 whether it authorized or blocked, 409 once dispensed."""
+    _refuse_other_media()
+    c = ctx()
+    rx = get_prescription(c, prescription_id, for_update=True)
+    require_pharmacy(current_user(), rx.pharmacy_id, f"MedicationRequest {rx.id}")
+    decision, auth = evaluate_prescription(c, rx)
+    patient = c.session.get(Patient, rx.patient_id)
+    response = fhir_response(guidance_response(_base_url(), decision, rx, patient, auth), 201)
+    response.headers["Location"] = f"{_base_url()}{PREFIX}/GuidanceResponse/{decision.id}"
+    return response
+
+
+def _refuse_other_media() -> None:
+    """A body, when there is one, is FHIR JSON (INTEROP.md §1): other media are 415."""
+    if request.content_length or request.data:
+        if request.mimetype not in ("application/fhir+json", "application/json"):
+            raise UnsupportedMedia("Send FHIR JSON: Content-Type application/fhir+json or application/json.")
 
 
 @fhir_bp.get("/metadata")

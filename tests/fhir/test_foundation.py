@@ -38,8 +38,10 @@ def test_the_capability_statement_is_valid_r4b_and_names_the_base(client):
     [rest] = body["rest"]
     assert rest["mode"] == "server"
     # Only what is served is listed.
-    assert [(r["type"], [i["code"] for i in r["interaction"]]) for r in rest["resource"]] == [
-        ("GuidanceResponse", ["read"]), ("Questionnaire", ["read"])]
+    served = [(r["type"], [i["code"] for i in r.get("interaction", [])], [o["name"] for o in r.get("operation", [])])
+              for r in rest["resource"]]
+    assert served == [("GuidanceResponse", ["read"], []), ("MedicationRequest", [], ["evaluate"]),
+                      ("Questionnaire", ["read"], [])]
 
 
 def test_the_attestation_questionnaire_is_valid_r4b_with_the_forms_items(client):

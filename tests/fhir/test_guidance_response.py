@@ -100,3 +100,63 @@ def test_who_may_read_a_decision(world):
         assert body["resourceType"] == "OperationOutcome" and body["issue"][0]["code"] == code
     missing = read(rph, decision["id"] + 1000, 404)
     assert missing["issue"][0]["code"] == "not-found"
+
+
+def evaluate(api, rx_id: int, status: int = 201, **kw) -> dict:
+    headers = {"Authorization": f"Bearer {api.token}"} if api.token else {}
+    headers.update(kw.pop("headers", {}))
+    resp = api.client.post(f"/fhir/R4/MedicationRequest/{rx_id}/$evaluate", headers=headers, **kw)
+    assert resp.status_code == status, resp.get_data(as_text=True)
+    assert resp.mimetype == "application/fhir+json"
+    body = resp.get_json(force=True)
+    if status == 201:
+        assert resp.headers["Location"] == f"{BASE}/fhir/R4/GuidanceResponse/{body['id']}"
+    return body
+
+
+def test_evaluate_records_a_decision_and_answers_its_guidance_response(world):
+    pharmacy, rph = world.pharmacist_api()
+    _, doc = world.prescriber_api()
+    patient = world.patient(doc)
+    world.ready_evidence(doc, patient)
+    rx = world.prescription(doc, patient, pharmacy)
+    body = evaluate(rph, rx["id"])
+    GuidanceResponse.model_validate(body)
+    assert body["status"] == "success"
+    # Recorded: it reads back the same, and the JSON API sees the authorization.
+    assert read(rph, int(body["id"])) == body
+    detail = rph.ok("GET", f"/prescriptions/{rx['id']}")
+    assert detail["status"] == "authorized" and str(detail["authorization"]["id"]) in {
+        p.get("valueString") for p in outputs(body) if p["name"] == "authorization"}
+
+
+def test_evaluate_answers_201_when_blocked_and_409_once_dispensed(world):
+    pharmacy, rph = world.pharmacist_api()
+    _, doc = world.prescriber_api()
+    patient = world.patient(doc)
+    rx = world.prescription(doc, patient, pharmacy)
+    assert evaluate(rph, rx["id"])["status"] == "data-required"
+    rph2, _, _, rx2, decision = world.authorized()
+    rph2.ok("POST", f"/authorizations/{decision['authorization']['id']}/dispense",
+            {"quantity": 60, "rma_number": "RMA-FHIR-1", "rma_do_not_dispense_after": "2027-12-31"})
+    conflict = evaluate(rph2, rx2["id"], 409)
+    assert conflict["issue"][0]["code"] == "conflict"
+    assert conflict["issue"][0]["details"]["coding"][0]["code"] == "already_dispensed"
+
+
+def test_evaluate_refuses_in_the_contracts_order(world, app):
+    from pharmsafe.models import Decision
+    from pharmsafe.runtime import runtime_of
+
+    rph, doc, _, rx, _ = world.authorized()
+    _, other_rph = world.pharmacist_api()
+    with runtime_of(app).session_factory() as s:
+        before = s.query(Decision).count()
+    assert evaluate(world.anon, rx["id"], 401)["issue"][0]["code"] == "login"
+    assert evaluate(doc, rx["id"], 403)["issue"][0]["code"] == "forbidden"  # the role
+    assert evaluate(rph, rx["id"] + 1000, 404)["issue"][0]["code"] == "not-found"
+    assert evaluate(other_rph, rx["id"], 403)["issue"][0]["code"] == "forbidden"  # another pharmacy's
+    media = evaluate(rph, rx["id"], 415, data="hello", headers={"Content-Type": "text/plain"})
+    assert media["issue"][0]["code"] == "not-supported"
+    with runtime_of(app).session_factory() as s:
+        assert s.query(Decision).count() == before
