@@ -62,6 +62,7 @@ POLICY = {
     ("GET", "/fhir/R4/metadata"): PUBLIC,
     ("GET", "/fhir/R4/GuidanceResponse/<int:decision_id>"): {ADMIN, DOC, RPH},
     ("POST", "/fhir/R4/MedicationRequest/<int:prescription_id>/$evaluate"): {RPH},
+    ("GET", "/fhir/R4/MedicationDispense/<string:logical_id>"): {ADMIN, DOC, RPH},
     ("GET", "/fhir/R4/Questionnaire/isotretinoin-attestation"): PUBLIC,
     ("GET", "/static/<path:filename>"): PUBLIC,
     ("GET", "/login"): PUBLIC,
@@ -128,6 +129,11 @@ def scene(app, client):
     _, auditor = world.user("auditor")
     spare, _ = world.user("auditor")
     lab = next(r for r in doc.ok("GET", f"/patients/{patient['id']}")["lab_results"])
+    # A refused dispense attempt (no RMA: recorded, the authorization stays active): a MedicationDispense.
+    refused = rph.post(f"/authorizations/{decision['authorization']['id']}/dispense",
+                       json={"quantity": 60, "rma_number": "", "rma_do_not_dispense_after": "2027-12-31"})
+    assert refused.status_code == 409
+    refused_decision = refused.get_json()["error"]["decision_id"]
     # A sign-in lock's row (one failure on the spare account) and a session of the spare user.
     Pages(app.test_client()).login(spare["email"], "not the password")
     with runtime_of(app).session_factory() as s:
@@ -145,7 +151,7 @@ def scene(app, client):
     values = {"user_id": spare["id"], "token_id": token_id, "pharmacy_id": rx["pharmacy_id"],
               "prescriber_id": rx["prescriber_id"], "patient_id": patient["id"], "evidence_id": lab["id"],
               "prescription_id": rx["id"], "authorization_id": decision["authorization"]["id"],
-              "decision_id": decision["id"],
+              "decision_id": decision["id"], "logical_id": f"decision-{refused_decision}",
               "collection": "lab-results", "filename": "pharmsafe.css", "lock_id": lock_id,
               "session_id": spare_session.id}
     return apis, users, values

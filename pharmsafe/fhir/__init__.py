@@ -10,13 +10,14 @@ import json
 from flask import Blueprint, Flask, Response, current_app, request
 
 from pharmsafe.errors import NotFound, UnsupportedMedia
+from pharmsafe.fhir.dispense import completed_dispense, declined_dispense
 from pharmsafe.fhir.guidance import guidance_response
 from pharmsafe.fhir.outcome import FHIR_JSON, operation_outcome
 from pharmsafe.fhir.resources import QUESTIONNAIRE_ID, capability_statement, questionnaire
 from pharmsafe.http.respond import render_errors_under
 from pharmsafe.http.tokens import ctx, current_user, roles
 from pharmsafe.http.unit import get_session
-from pharmsafe.models import Decision, Patient, Prescription
+from pharmsafe.models import Decision, Dispense, Patient, Pharmacy, Prescription
 from pharmsafe.runtime import current_runtime
 from pharmsafe.services.access import require_pharmacy, require_prescription_access
 from pharmsafe.services.evaluation import evaluate_prescription, get_prescription
@@ -55,6 +56,40 @@ def read_guidance_response(decision_id: int):
         require_prescription_access(user, rx)
     patient = session.get(Patient, rx.patient_id)
     return fhir_response(guidance_response(_base_url(), decision, rx, patient, latest_authorization(session, rx.id)))
+
+
+@fhir_bp.get("/MedicationDispense/<string:logical_id>")
+@roles("pharmacist", "prescriber", "admin")
+def read_medication_dispense(logical_id: str):
+    """`dispense-{id}` (a dispense, completed) or `decision-{id}` (a refused dispense attempt,
+    declined); a blocked evaluation is no MedicationDispense."""
+    session = get_session()
+    kind, _, number = logical_id.partition("-")
+    missing = NotFound(f"MedicationDispense {logical_id} does not exist.")
+    if kind not in ("dispense", "decision") or not (number.isascii() and number.isdigit()) or len(number) > 10:
+        raise missing
+    if kind == "dispense":
+        dispense = session.get(Dispense, int(number))
+        if dispense is None:
+            raise missing
+        rx = _visible_prescription(session, dispense.prescription_id)
+        return fhir_response(completed_dispense(_base_url(), dispense, rx, session.get(Patient, rx.patient_id),
+                                                session.get(Pharmacy, dispense.pharmacy_id),
+                                                session.get(Decision, dispense.decision_id)))
+    decision = session.get(Decision, int(number))
+    if decision is None or (decision.stage, decision.outcome) != ("dispense", "blocked"):
+        raise missing
+    rx = _visible_prescription(session, decision.prescription_id)
+    return fhir_response(declined_dispense(_base_url(), decision, rx, session.get(Patient, rx.patient_id),
+                                           session.get(Pharmacy, rx.pharmacy_id)))
+
+
+def _visible_prescription(session, prescription_id: int) -> Prescription:
+    rx = session.get(Prescription, prescription_id)
+    user = current_user()
+    if user.role != "admin":
+        require_prescription_access(user, rx)
+    return rx
 
 
 @fhir_bp.post("/MedicationRequest/<int:prescription_id>/$evaluate")

@@ -61,7 +61,8 @@ def questionnaire(base_url: str) -> dict[str, Any]:
 
 def capability_statement(base_url: str) -> dict[str, Any]:
     """What the FHIR facade serves now: the metadata, the attestation Questionnaire and recorded
-    decisions (GuidanceResponse read, MedicationRequest $evaluate). Each part of
+    decisions (GuidanceResponse read, MedicationRequest $evaluate), dispenses and refused dispense
+    attempts (MedicationDispense read). Each part of
     INTEROP.md §2 joins this list when it is served, never before."""
     return {
         "resourceType": "CapabilityStatement",
@@ -78,6 +79,7 @@ def capability_statement(base_url: str) -> dict[str, Any]:
             "security": {"description": "Authorization: Bearer <token>, as the JSON API (docs/api.md)."},
             "resource": [
                 {"type": "GuidanceResponse", "interaction": [{"code": "read"}]},
+                {"type": "MedicationDispense", "interaction": [{"code": "read"}]},
                 {"type": "MedicationRequest",
                  "operation": [{"name": "evaluate", "definition": f"{base_url}/fhir/OperationDefinition/evaluate"}]},
                 {"type": "Questionnaire", "interaction": [{"code": "read"}]},

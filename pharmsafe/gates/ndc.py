@@ -37,6 +37,8 @@ class NdcProduct:
     proprietary_name: str | None
     labeler: str | None
     strength_mg: Decimal | None
+    # The RxNorm concept (SCD) of the listed product, when the reference gives one.
+    rxcui: str | None = None
 
 
 class AmbiguousNdc(ValueError):
@@ -141,6 +143,7 @@ def _load_reference(raw: str) -> _Reference:
             proprietary_name=row["proprietary_name"].strip() or None,
             labeler=row["labeler"].strip() or None,
             strength_mg=_strength(row["strength_mg"]),
+            rxcui=(row.get("rxcui") or "").strip() or None,
         )
         if entry.proprietary_name:
             names.add(_normalize_name(entry.proprietary_name))
