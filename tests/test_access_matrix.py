@@ -63,6 +63,8 @@ POLICY = {
     ("GET", "/fhir/R4/GuidanceResponse/<int:decision_id>"): {ADMIN, DOC, RPH},
     ("POST", "/fhir/R4/MedicationRequest/<int:prescription_id>/$evaluate"): {RPH},
     ("GET", "/fhir/R4/MedicationDispense/<string:logical_id>"): {ADMIN, DOC, RPH},
+    # Anyone of these roles may ask; what they may not see answers "failure", never 403 (INTEROP.md §4.2).
+    ("POST", "/fhir/R4/GuidanceResponse/$rems-etasu"): {ADMIN, DOC, RPH, OTHER_DOC, OTHER_RPH},
     ("GET", "/fhir/R4/Questionnaire/isotretinoin-attestation"): PUBLIC,
     ("GET", "/static/<path:filename>"): PUBLIC,
     ("GET", "/login"): PUBLIC,

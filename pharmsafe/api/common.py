@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import re
 from decimal import Decimal
 from typing import Any
 
@@ -15,53 +14,15 @@ from marshmallow import Schema, ValidationError
 from sqlalchemy import Select
 
 from pharmsafe.errors import MalformedBody
+from pharmsafe.http.jsonbody import TOO_DEEP, json_text, nested_too_deep
 from pharmsafe.http.tokens import ctx, current_user, roles
 from pharmsafe.http.unit import get_session
 
 # The edge's authentication is used by every API view through this module.
-__all__ = ["PAGE_SIZE", "ctx", "current_user", "json_body", "load_body", "load_query", "paginate", "roles"]
+__all__ = ["PAGE_SIZE", "ctx", "current_user", "json_body", "json_text", "load_body", "load_query", "nested_too_deep",
+           "paginate", "roles"]
 
 PAGE_SIZE = 50
-
-
-# No request body of this API nests deeper than three levels. A body nested far deeper (a thousand
-# arrays inside each other) exhausts the parser's recursion: it is refused here, as malformed, before
-# anything else reads it.
-MAX_JSON_DEPTH = 32
-_TOO_DEEP = (f"Arrays and objects are nested more than {MAX_JSON_DEPTH} levels deep; no request of this "
-             "API needs more than a few.")
-
-
-# A JSON string (to its closing quote, or to the end of a body that never closes it) or a bracket.
-# The string's loop is possessive and the token always matches once begun, so one pass over the text
-# is linear however the quotes and backslashes are arranged.
-_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*+(?:"|\\?\Z)|[\[\]{}]', re.DOTALL)
-
-
-def json_text(raw: bytes) -> str:
-    """The body as text, in the encoding JSON allows it to come in (UTF-8, -16 or -32, as json.loads
-    detects it); bytes that are not text in it are a 400."""
-    try:
-        return raw.decode(json.detect_encoding(raw))
-    except UnicodeDecodeError as exc:
-        raise MalformedBody(f"it is not text in {exc.encoding} ({exc.reason} at byte {exc.start}).") from None
-
-
-def nested_too_deep(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
-    """Whether the text's arrays and objects nest deeper than ``limit`` (a top-level object is level
-    1), read before any parser sees it: a parser that recurses a thousand levels deep raises
-    RecursionError, and on CPython 3.11 the interpreter's recursion count can stay off afterwards,
-    so that a later compile() of a template fails. Brackets inside strings don't count."""
-    depth = 0
-    for match in _TOKENS.finditer(text):
-        token = match.group()
-        if token in ("[", "{"):
-            depth += 1
-            if depth > limit:
-                return True
-        elif token in ("]", "}"):
-            depth -= 1
-    return False
 
 
 def json_body() -> Any:
@@ -70,11 +31,11 @@ def json_body() -> Any:
     too deeply nested JSON is a 400 with the error shape."""
     text = json_text(request.get_data(cache=True))
     if nested_too_deep(text):
-        raise MalformedBody(_TOO_DEEP)
+        raise MalformedBody(TOO_DEEP)
     try:
         data = json.loads(text, parse_float=Decimal)
     except RecursionError:  # not reached after the check above; kept so that it could never be a 500
-        raise MalformedBody(_TOO_DEEP) from None
+        raise MalformedBody(TOO_DEEP) from None
     except ValueError as exc:
         raise MalformedBody(f"{exc}.") from None
     return data

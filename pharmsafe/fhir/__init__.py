@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Flask, Response, current_app, request
+from fhir.resources.R4B.parameters import Parameters
+from flask import Blueprint, Flask, Response, current_app
 
-from pharmsafe.errors import NotFound, UnsupportedMedia
+from pharmsafe.errors import NotFound
+from pharmsafe.fhir import etasu
 from pharmsafe.fhir.dispense import completed_dispense, declined_dispense
 from pharmsafe.fhir.guidance import guidance_response
+from pharmsafe.fhir.inbound import read_resource, refuse_other_media
 from pharmsafe.fhir.outcome import FHIR_JSON, operation_outcome
 from pharmsafe.fhir.resources import QUESTIONNAIRE_ID, capability_statement, questionnaire
 from pharmsafe.http.respond import render_errors_under
@@ -36,8 +39,9 @@ def _base_url() -> str:
     return current_runtime().settings["BASE_URL"]
 
 
-def _outcome(status, code, message, fields=None, _details=None) -> tuple[Response, int]:
-    body = operation_outcome(status, code, message, base_url=_base_url(), fields=fields)
+def _outcome(status, code, message, fields=None, details=None) -> tuple[Response, int]:
+    issue_codes = (details or {}).get("fhir_issue_codes")
+    body = operation_outcome(status, code, message, base_url=_base_url(), fields=fields, issue_codes=issue_codes)
     return fhir_response(body, status), status
 
 
@@ -97,7 +101,7 @@ def _visible_prescription(session, prescription_id: int) -> Prescription:
 def evaluate_medication_request(prescription_id: int):
     """The JSON API's POST /prescriptions/{id}/evaluations, answered as the decision's
     GuidanceResponse: 201 whether it authorized or blocked, 409 once dispensed."""
-    _refuse_other_media()
+    refuse_other_media()
     c = ctx()
     rx = get_prescription(c, prescription_id, for_update=True)
     require_pharmacy(current_user(), rx.pharmacy_id, f"MedicationRequest {rx.id}")
@@ -108,11 +112,13 @@ def evaluate_medication_request(prescription_id: int):
     return response
 
 
-def _refuse_other_media() -> None:
-    """A body, when there is one, is FHIR JSON (INTEROP.md §1): other media are 415."""
-    if request.content_length or request.data:
-        if request.mimetype not in ("application/fhir+json", "application/json"):
-            raise UnsupportedMedia("Send FHIR JSON: Content-Type application/fhir+json or application/json.")
+@fhir_bp.post("/GuidanceResponse/$rems-etasu")
+@roles("prescriber", "pharmacist", "admin")
+def rems_etasu():
+    """Read-only: the evaluation-stage gates at now, no decision recorded, one check.performed."""
+    parameters = read_resource(Parameters, "Parameters")
+    c = ctx()
+    return fhir_response(etasu.check(c, current_user(), parameters, _base_url()))
 
 
 @fhir_bp.get("/metadata")

@@ -85,7 +85,9 @@ def _detected_issue(base_url: str, gate: dict[str, Any], patient: Patient, rx: P
 
 
 def guidance_response(base_url: str, decision: Decision, rx: Prescription, patient: Patient,
-                      authorization: Authorization | None) -> dict[str, Any]:
+                      authorization: Authorization | None, *, outputs_id: str = "outputs") -> dict[str, Any]:
+    """``decision`` is a recorded Decision, or anything with its fields (a check that records none has
+    ``id`` None: the answer then has no id)."""
     module = policy_canonical(base_url, decision.policy_name, decision.policy_version)
     parameters: list[dict[str, Any]] = [
         {"name": gate["gate"], "resource": _gate_guidance(base_url, module, gate)} for gate in decision.gates]
@@ -103,23 +105,25 @@ def guidance_response(base_url: str, decision: Decision, rx: Prescription, patie
         ) if part]
         if parts:
             parameters.append({"name": "dispense-by-source", "part": parts})
-    if authorization is not None and authorization.decision_id == decision.id:
+    if authorization is not None and decision.id is not None and authorization.decision_id == decision.id:
         parameters.append({"name": "authorization", "valueString": str(authorization.id)})
     for gate in decision.gates:
         if gate["status"] in ("fail", "warn"):
             cited = sorted(_cited_by(gate))
             parameters.append({"name": "detected-issue", "resource": _detected_issue(
                 base_url, gate, patient, rx, decision.evaluated_at, cited)})
-    return {
-        "resourceType": "GuidanceResponse",
-        "id": str(decision.id),
-        "contained": [{"resourceType": "Parameters", "id": "outputs", "parameter": parameters}],
+    resource: dict[str, Any] = {"resourceType": "GuidanceResponse"}
+    if decision.id is not None:
+        resource["id"] = str(decision.id)
+    resource.update({
+        "contained": [{"resourceType": "Parameters", "id": outputs_id, "parameter": parameters}],
         "moduleCanonical": module,
         "status": "success" if decision.outcome == "authorized" else "data-required",
         "subject": patient_reference(base_url, patient),
         "occurrenceDateTime": format_instant(decision.evaluated_at),
-        "outputParameters": {"reference": "#outputs"},
-    }
+        "outputParameters": {"reference": f"#{outputs_id}"},
+    })
+    return resource
 
 
 def _cited_by(gate: dict[str, Any]) -> set[str]:

@@ -24,12 +24,15 @@ ISSUE_CODES = {
 
 
 def operation_outcome(status: int, code: str, message: str, *, base_url: str,
-                      fields: dict[str, list[str]] | None = None, issue_code: str | None = None) -> dict[str, Any]:
+                      fields: dict[str, list[str]] | None = None,
+                      issue_codes: dict[str, str] | None = None) -> dict[str, Any]:
     """One issue per problem: ``details.coding`` carries the API's error code (docs/api.md) in
-    ``{base}/fhir/CodeSystem/error-code``, ``details.text`` the sentence, ``expression`` where it is."""
-    kind = issue_code or ISSUE_CODES.get(status, "processing")
+    ``{base}/fhir/CodeSystem/error-code``, ``details.text`` the sentence, ``expression`` where it is;
+    ``issue_codes`` may name a more precise issue type per expression."""
+    default = ISSUE_CODES.get(status, "processing")
 
     def issue(text: str, where: str | None = None) -> dict[str, Any]:
+        kind = (issue_codes or {}).get(where or "", default)
         item: dict[str, Any] = {"severity": "error", "code": kind, "details": {
             "coding": [{"system": f"{base_url}/fhir/CodeSystem/error-code", "code": code}], "text": text}}
         if where and where != "_schema":

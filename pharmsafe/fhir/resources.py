@@ -78,7 +78,9 @@ def capability_statement(base_url: str) -> dict[str, Any]:
             "mode": "server",
             "security": {"description": "Authorization: Bearer <token>, as the JSON API (docs/api.md)."},
             "resource": [
-                {"type": "GuidanceResponse", "interaction": [{"code": "read"}]},
+                {"type": "GuidanceResponse", "interaction": [{"code": "read"}],
+                 "operation": [{"name": "rems-etasu",
+                                "definition": f"{base_url}/fhir/OperationDefinition/rems-etasu"}]},
                 {"type": "MedicationDispense", "interaction": [{"code": "read"}]},
                 {"type": "MedicationRequest",
                  "operation": [{"name": "evaluate", "definition": f"{base_url}/fhir/OperationDefinition/evaluate"}]},

@@ -192,6 +192,12 @@ def _lookup_ten_digits(ndc: str, readings: dict[str, str]) -> NdcProduct | None:
     return next(iter(found.values()), None)
 
 
+def listed_rxcuis() -> frozenset[str]:
+    """The RxNorm concepts of the listed products."""
+    ref = _reference()
+    return frozenset(p.rxcui for p in (*ref.packages.values(), *ref.products.values()) if p.rxcui)
+
+
 def is_isotretinoin_name(drug: str | None) -> bool:
     """The ingredient or one of the reference's proprietary names, case- and spacing-insensitive."""
     return isinstance(drug, str) and _normalize_name(drug) in _reference().names

@@ -26,7 +26,7 @@ FILTERS = ("since", "until", "action", "subject")
 ACTIONS = ("decision.recorded", "authorization.issued", "authorization.expired", "authorization.reversed",
            "dispense.recorded", "evidence.recorded", "evidence.entered_in_error", "prescription.submitted",
            "registry.changed", "user.created", "user.changed", "user.login", "user.login_failed", "token.issued",
-           "token.revoked", "audit.exported", "audit.checkpoint")
+           "token.revoked", "audit.exported", "audit.checkpoint", "check.performed")
 DOWNLOADS = (("csv", "Download CSV"), ("ndjson", "Download NDJSON"), ("fhir", "Download FHIR"))
 
 

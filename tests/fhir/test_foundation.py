@@ -40,7 +40,7 @@ def test_the_capability_statement_is_valid_r4b_and_names_the_base(client):
     # Only what is served is listed.
     served = [(r["type"], [i["code"] for i in r.get("interaction", [])], [o["name"] for o in r.get("operation", [])])
               for r in rest["resource"]]
-    assert served == [("GuidanceResponse", ["read"], []), ("MedicationDispense", ["read"], []),
+    assert served == [("GuidanceResponse", ["read"], ["rems-etasu"]), ("MedicationDispense", ["read"], []),
                       ("MedicationRequest", [], ["evaluate"]),
                       ("Questionnaire", ["read"], [])]
 
