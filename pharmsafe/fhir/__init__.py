@@ -24,7 +24,7 @@ from pharmsafe.models import Decision, Dispense, Patient, Pharmacy, Prescription
 from pharmsafe.runtime import current_runtime
 from pharmsafe.services.access import require_pharmacy, require_prescription_access
 from pharmsafe.services.evaluation import evaluate_prescription, get_prescription
-from pharmsafe.services.reads import latest_authorization
+from pharmsafe.services.reads import authorization_of
 
 PREFIX = "/fhir/R4"
 fhir_bp = Blueprint("fhir", __name__, url_prefix=PREFIX)
@@ -59,7 +59,7 @@ def read_guidance_response(decision_id: int):
     if user.role != "admin":
         require_prescription_access(user, rx)
     patient = session.get(Patient, rx.patient_id)
-    return fhir_response(guidance_response(_base_url(), decision, rx, patient, latest_authorization(session, rx.id)))
+    return fhir_response(guidance_response(_base_url(), decision, rx, patient, authorization_of(session, decision.id)))
 
 
 @fhir_bp.get("/MedicationDispense/<string:logical_id>")
@@ -70,7 +70,8 @@ def read_medication_dispense(logical_id: str):
     session = get_session()
     kind, _, number = logical_id.partition("-")
     missing = NotFound(f"MedicationDispense {logical_id} does not exist.")
-    if kind not in ("dispense", "decision") or not (number.isascii() and number.isdigit()) or len(number) > 10:
+    if kind not in ("dispense", "decision") or not (number.isascii() and number.isdigit()) or len(number) > 9 \
+            or number.startswith("0"):
         raise missing
     if kind == "dispense":
         dispense = session.get(Dispense, int(number))

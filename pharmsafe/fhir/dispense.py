@@ -8,7 +8,7 @@ from typing import Any
 
 from pharmsafe.audit.chain import format_instant
 from pharmsafe.fhir.guidance import ACT_CODE, patient_reference, prescription_identifier
-from pharmsafe.gates.ndc import AmbiguousNdc, lookup_ndc
+from pharmsafe.gates.ndc import AmbiguousNdc, lookup_ndc, rxcuis_of_strength
 from pharmsafe.models import Decision, Dispense, Patient, Pharmacy, Prescription
 
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
@@ -44,15 +44,21 @@ def _number(value: Decimal | int) -> int | float:
 
 
 def medication(rx: Prescription) -> dict[str, Any]:
+    """The listed RxNorm SCD (from the NDC's reference row, else the one listed concept of that
+    strength), the prescription's own NDC when it has one, and the text "isotretinoin {n} mg"."""
     try:
         product = lookup_ndc(rx.ndc)
     except AmbiguousNdc:
         product = None
+    rxcui = product.rxcui if product is not None else None
+    if rxcui is None and not rx.ndc:
+        by_strength = rxcuis_of_strength(Decimal(rx.strength_mg))
+        rxcui = next(iter(by_strength)) if len(by_strength) == 1 else None
     coding = []
-    if product is not None and product.rxcui:
-        coding.append({"system": RXNORM, "code": product.rxcui})
-    if product is not None and product.package_ndc:
-        coding.append({"system": NDC, "code": product.package_ndc})
+    if rxcui:
+        coding.append({"system": RXNORM, "code": rxcui})
+    if rx.ndc and rx.ndc.strip():
+        coding.append({"system": NDC, "code": rx.ndc.strip()})
     concept: dict[str, Any] = {"text": f"isotretinoin {_number(rx.strength_mg)} mg"}
     if coding:
         concept["coding"] = coding

@@ -43,6 +43,8 @@ def refuse_other_media() -> None:
 def expression(resource_type: str, loc: tuple) -> str:
     out = resource_type
     for part in loc:
+        if part == "root":  # the models' own wrapper around a contained resource, not an element
+            continue
         out += f"[{part}]" if isinstance(part, int) else f".{part}"
     return out
 
@@ -63,6 +65,8 @@ def read_resource(model: type[pydantic.BaseModel], resource_type: str) -> dict[s
         model.model_validate(data)
     except pydantic.ValidationError as exc:
         _refuse(exc, resource_type)
+    except (KeyError, TypeError, ValueError):  # a nested resource of no type the models know
+        raise FhirStructure("The body holds a resource of a type FHIR R4 does not define.") from None
     return data
 
 

@@ -198,6 +198,13 @@ def listed_rxcuis() -> frozenset[str]:
     return frozenset(p.rxcui for p in (*ref.packages.values(), *ref.products.values()) if p.rxcui)
 
 
+def rxcuis_of_strength(strength_mg: Decimal) -> frozenset[str]:
+    """The RxNorm concepts of the listed products of this strength."""
+    ref = _reference()
+    return frozenset(p.rxcui for p in (*ref.packages.values(), *ref.products.values())
+                     if p.rxcui and p.strength_mg == strength_mg)
+
+
 def is_isotretinoin_name(drug: str | None) -> bool:
     """The ingredient or one of the reference's proprietary names, case- and spacing-insensitive."""
     return isinstance(drug, str) and _normalize_name(drug) in _reference().names

@@ -19,6 +19,11 @@ def latest_authorization(session: Session, prescription_id: int) -> Authorizatio
                            .order_by(Authorization.id.desc()).limit(1)).first()
 
 
+def authorization_of(session: Session, decision_id: int) -> Authorization | None:
+    """The authorization a decision issued, if any, even after a later one superseded it."""
+    return session.scalar(select(Authorization).where(Authorization.decision_id == decision_id))
+
+
 def latest_decisions(session: Session, prescription_ids: list[int]) -> dict[int, Decision]:
     """The newest decision of each prescription that has one, in one query."""
     latest: dict[int, Decision] = {}

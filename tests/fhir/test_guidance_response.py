@@ -160,3 +160,11 @@ def test_evaluate_refuses_in_the_contracts_order(world, app):
     assert media["issue"][0]["code"] == "not-supported"
     with runtime_of(app).session_factory() as s:
         assert s.query(Decision).count() == before
+
+
+def test_a_superseded_decision_still_names_the_authorization_it_issued(world):
+    rph, _, _, rx, first = world.authorized()
+    second = rph.ok("POST", f"/prescriptions/{rx['id']}/evaluations")
+    assert second["authorization"]["id"] != first["authorization"]["id"]
+    named = {p["name"]: p for p in outputs(read(rph, first["id"])) if "valueString" in p}
+    assert named["authorization"]["valueString"] == str(first["authorization"]["id"])

@@ -98,3 +98,22 @@ def test_the_first_failing_gate_gives_the_status_reason(code, reason):
     from pharmsafe.fhir.dispense import status_reason
 
     assert status_reason(code) == reason
+
+
+def test_a_prescription_without_an_ndc_still_names_the_listed_rxnorm_concept(app):
+    from decimal import Decimal
+    from types import SimpleNamespace
+
+    from pharmsafe.fhir.dispense import medication
+
+    assert medication(SimpleNamespace(ndc=None, strength_mg=Decimal("20"))) == {
+        "text": "isotretinoin 20 mg", "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+                                                  "code": "197844"}]}
+    assert medication(SimpleNamespace(ndc=None, strength_mg=Decimal("35"))) == {"text": "isotretinoin 35 mg"}
+
+
+def test_an_id_with_a_leading_zero_names_no_dispense(world):
+    rph, _, _, _, decision = world.authorized()
+    dispense = rph.ok("POST", f"/authorizations/{decision['authorization']['id']}/dispense",
+                      {"quantity": 60, "rma_number": "RMA-FHIR-9", "rma_do_not_dispense_after": "2027-12-31"})
+    assert read(rph, f"dispense-0{dispense['id']}", 404)["issue"][0]["code"] == "not-found"

@@ -111,3 +111,62 @@ def test_inputs_that_cannot_be_used_are_422_and_several_prescriptions_412(world,
     assert several["issue"][0]["code"] == "multiple-matches"
     assert etasu(world.user("auditor")[1], [patient_param(patient["rems_patient_id"])], 403)["issue"][0]["code"] == \
         "forbidden"
+
+
+def test_nothing_tells_a_caller_what_exists_beyond_what_they_may_see(world, app):
+    """Another prescriber's prescription id beside one's own patient, an unknown REMS id and someone
+    else's REMS id all answer the same failure (a 422 or a second note once told them apart)."""
+    pharmacy, _ = world.pharmacist_api()
+    _, doc = world.prescriber_api()
+    _, other_doc = world.prescriber_api()
+    mine = world.patient(other_doc)
+    theirs = world.patient(doc)
+    their_rx = world.prescription(doc, theirs, pharmacy)
+    answers = [
+        etasu(other_doc, [patient_param(mine["rems_patient_id"]),
+                          {"name": "prescription", "valueReference": {"reference": f"MedicationRequest/{their_rx['id']}"}}]),
+        etasu(other_doc, [{"name": "prescription", "valueReference": {"reference": "MedicationRequest/999999"}}]),
+        etasu(other_doc, [patient_param(theirs["rems_patient_id"])]),
+        etasu(other_doc, [patient_param("NOBODY-AT-ALL")]),
+    ]
+    guidance = [a["parameter"][0]["resource"] for a in answers]
+    assert {g["status"] for g in guidance} == {"failure"}
+    assert len({g["note"][0]["text"] for g in guidance}) == 1
+
+
+def test_hostile_inputs_are_4xx_never_a_500(world, app):
+    _, doc = world.prescriber_api()
+    patient = world.patient(doc)
+    before = counts(app)
+    odd = [
+        ([{"name": "patient", "resource": {"resourceType": "Foo"}}], 400),
+        ([{"name": "patient", "resource": {"resourceType": 5}}], 400),
+        ([{"name": "patient", "resource": {"resourceType": "Patient", "identifier": [
+            {"system": f"{BASE}/fhir/sid/patient", "value": "9" * 40}]}}], 422),
+        ([patient_param("P1\u0000")], 422),
+        ([{"name": "case_number", "valueString": "x" * 65}], 422),
+        ([{"name": "prescription", "valueReference": {"reference": "MedicationRequest/007"}}], 422),
+        ([{"name": "prescription", "valueReference": {"reference": "MedicationRequest/١٢"}}], 422),
+    ]
+    for parameters, status in odd:
+        body = etasu(doc, parameters, status)
+        assert body["resourceType"] == "OperationOutcome", parameters
+    assert etasu(doc, [], 400, data=b"[1, 2]")["issue"][0]["code"] == "structure"
+    # Two identifiers that name different patients are inputs that disagree.
+    other = world.patient(doc)
+    both = {"name": "patient", "resource": {"resourceType": "Patient", "identifier": [
+        {"system": f"{BASE}/fhir/sid/rems-patient-id", "value": patient["rems_patient_id"]},
+        {"system": f"{BASE}/fhir/sid/patient", "value": str(other["id"])}]}}
+    assert etasu(doc, [both], 422)["issue"][0]["code"] == "value"
+    assert counts(app) == before
+
+
+def test_several_prescriptions_are_412_before_the_medication_is_judged(world):
+    pharmacy, _ = world.pharmacist_api()
+    _, doc = world.prescriber_api()
+    patient = world.patient(doc)
+    world.prescription(doc, patient, pharmacy)
+    world.prescription(doc, patient, pharmacy)
+    body = etasu(doc, [patient_param(patient["rems_patient_id"]),
+                       {"name": "medication", "valueCodeableConcept": {"text": "amoxicillin"}}], 412)
+    assert body["issue"][0]["code"] == "multiple-matches"
