@@ -50,9 +50,9 @@ class Runtime:
     def now(self) -> datetime:
         return self.clock.now()
 
-    def ctx(self, session: Session, actor: str, now: datetime | None = None) -> Ctx:
+    def ctx(self, session: Session, actor: str, now: datetime | None = None, source: str = "system") -> Ctx:
         return Ctx(session=session, actor=actor, now=now or self.clock.now(), config=self.program,
-                   passwords=self.passwords)
+                   passwords=self.passwords, source=source)
 
     @contextmanager
     def unit_of_work(self, actor: str, *, now: datetime | None = None) -> Iterator[Ctx]:

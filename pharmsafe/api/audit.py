@@ -6,7 +6,7 @@ from flask import jsonify
 from pharmsafe.api.blueprint import api_bp
 from pharmsafe.api.common import ctx, load_query, paginate, roles
 from pharmsafe.audit import event_to_dict
-from pharmsafe.audit.export import AuditExport
+from pharmsafe.audit.export import AuditExport, export_payload
 from pharmsafe.audit.query import filtered_events, parse_filters
 from pharmsafe.audit.verify import verify_trail
 from pharmsafe.http.download import download
@@ -37,7 +37,7 @@ def export_audit_events():
     query = load_query(AuditExportQuery())
     fmt = query.get("format", "csv")
     filters = parse_filters(query, c.config.time_zone)
-    payload = {"format": fmt, **{k: v for k, v in query.items() if k != "format"}, "source": "api"}
+    payload = export_payload(fmt, query, "api")
     # Opens the export now: a database that cannot be read answers the error shape, not a 200.
     export = AuditExport(current_runtime(), filters, fmt, actor=c.actor, payload=payload)
     return download(export, fmt)

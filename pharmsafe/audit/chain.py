@@ -25,6 +25,9 @@ GENESIS_HASH = "0" * 64
 CHAIN_LOCK_KEY = 7_301_442_001
 # Where audit_batch keeps the events it holds back, in Session.info.
 BATCH_KEY = "pharmsafe.audit_batch"
+# Where the session's changes came in (set by Ctx): every payload appended in it carries it as
+# `source` unless the payload names its own.
+SOURCE_KEY = "pharmsafe.source"
 
 # Built once: each append runs them, and building a statement costs more than running these.
 _AUDIT = AuditEvent.__table__
@@ -123,9 +126,17 @@ def audit_batch(session: Session) -> Iterator[None]:
     _append_rows(session, pending)
 
 
+def with_source(session: Session, payload: dict[str, Any] | None) -> dict[str, Any]:
+    source = session.info.get(SOURCE_KEY)
+    if source is None or (payload and "source" in payload):
+        return payload or {}
+    return {**(payload or {}), "source": source}
+
+
 def append_event(session: Session, *, action: str, actor: str, subject: str, now: datetime,
                  payload: dict[str, Any] | None = None, policy: str | None = None) -> AuditEvent | None:
     """Append one event in the caller's transaction (it commits with the change it records)."""
+    payload = with_source(session, payload)
     pending = session.info.get(BATCH_KEY)
     if pending is not None:
         pending.append({"action": action, "actor": actor, "subject": subject, "now": now,
@@ -148,7 +159,8 @@ def append_events(session: Session, events: list[dict[str, Any]], *, actor: str,
     """Append many events at once (one INSERT): each dict has action, subject, payload and policy.
 
     The chain is the same as if each had been appended alone."""
-    rows = [{**event, "actor": actor, "now": now} for event in events]
+    rows = [{**event, "payload": with_source(session, event.get("payload")), "actor": actor, "now": now}
+            for event in events]
     pending = session.info.get(BATCH_KEY)
     if pending is not None:
         pending.extend(rows)

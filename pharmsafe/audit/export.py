@@ -29,6 +29,13 @@ log = logging.getLogger("pharmsafe.audit")
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
+def export_payload(fmt: str, filters: dict, source: str) -> dict:
+    """The audit.exported payload: the format, the filters given (a `source` filter as
+    `filter_source`, the payload's own `source` being where the export was asked for) and the source."""
+    named = {("filter_source" if k == "source" else k): v for k, v in filters.items() if k != "format"}
+    return {"format": fmt, **named, "source": source}
+
+
 def iter_batches(session, filters: AuditFilters) -> Iterator[list[tuple]]:
     """Rows in id order from one streamed query (a server-side cursor on PostgreSQL), a batch at a
     time, as plain tuples in CSV_COLUMNS order with occurred_at already as ISO text."""

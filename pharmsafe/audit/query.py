@@ -17,6 +17,7 @@ class AuditFilters:
     until: datetime | None = None  # exclusive
     action: str | None = None
     subject: str | None = None
+    source: str | None = None  # web, api, fhir, ncpdp or system: the payload's own `source`
 
 
 def _instant(value: str, zone: ZoneInfo, *, end: bool, name: str) -> datetime:
@@ -48,7 +49,8 @@ def parse_filters(query: dict, time_zone: str) -> AuditFilters:
     until = _instant(query["until"], zone, end=True, name="until") if query.get("until") else None
     if since and until and since >= until:
         raise ValidationFailed({"until": ["Must be after since."]})
-    return AuditFilters(since=since, until=until, action=query.get("action"), subject=query.get("subject"))
+    return AuditFilters(since=since, until=until, action=query.get("action"), subject=query.get("subject"),
+                        source=query.get("source"))
 
 
 def filtered_events(filters: AuditFilters) -> Select:
@@ -61,4 +63,9 @@ def filtered_events(filters: AuditFilters) -> Select:
         stmt = stmt.where(AuditEvent.action == filters.action)
     if filters.subject:
         stmt = stmt.where(AuditEvent.subject == filters.subject)
+    if filters.source:
+        # The payload is canonical JSON (no spaces, strings escaped): its top-level `source` reads
+        # exactly so, and a string value holding the same characters would read with its quotes
+        # escaped. Events written before every payload carried a source match no source.
+        stmt = stmt.where(AuditEvent.payload.contains(f'"source":"{filters.source}"', autoescape=True))
     return stmt

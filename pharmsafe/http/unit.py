@@ -5,7 +5,7 @@ recorded (a refused dispense keeps its decision and audit event). A commit that 
 constraint answers 409, never a 500 with a half-written change."""
 from __future__ import annotations
 
-from flask import Flask, g, has_request_context, make_response
+from flask import Flask, g, has_request_context, make_response, request
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
@@ -25,9 +25,17 @@ def now():
     return current_runtime().clock.now()
 
 
+# The edge a request came in by, by its path (DESIGN.md §2's `source`); anything else is a page.
+SOURCE_PREFIXES = (("/api/", "api"), ("/fhir/", "fhir"), ("/ncpdp/", "ncpdp"))
+
+
+def request_source() -> str:
+    return next((source for prefix, source in SOURCE_PREFIXES if request.path.startswith(prefix)), "web")
+
+
 def make_ctx(actor: str) -> Ctx:
     """The request's unit of work, as the given actor: its session, committed by ``finish``."""
-    return current_runtime().ctx(get_session(), actor)
+    return current_runtime().ctx(get_session(), actor, source=request_source())
 
 
 def mark_persist() -> None:

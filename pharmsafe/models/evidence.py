@@ -18,6 +18,8 @@ class _Evidence:
     recorded_by: Mapped[str] = mapped_column(String(40))
     entered_in_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     entered_in_error_reason: Mapped[str | None] = mapped_column(String(500))
+    # Where it came in (web, api, fhir, ncpdp, system); None for records kept before sources were.
+    source: Mapped[str | None] = mapped_column(String(8))
 
     @property
     def entered_in_error(self) -> bool:

@@ -29,6 +29,8 @@ class Prescription(Base):
     status: Mapped[str] = mapped_column(String(16), index=True)
     submitted_at: Mapped[datetime] = mapped_column(UTCDateTime())
     submitted_by: Mapped[str] = mapped_column(String(40))
+    # Where it came in (web, api, fhir, ncpdp, system); None for records kept before sources were.
+    source: Mapped[str | None] = mapped_column(String(8))
 
 
 class Decision(Base):

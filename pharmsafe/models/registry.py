@@ -51,5 +51,7 @@ class Patient(Base):
     # active | deactivated; deactivating reverses the patient's active authorizations.
     status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Where it came in (web, api, fhir, ncpdp, system); None for records kept before sources were.
+    source: Mapped[str | None] = mapped_column(String(8))
 
     prescriber: Mapped[Prescriber] = relationship(lazy="joined", innerjoin=True)

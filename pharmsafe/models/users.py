@@ -53,6 +53,8 @@ class IdempotencyRecord(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     status_code: Mapped[int | None] = mapped_column(Integer)
     response_body: Mapped[str | None] = mapped_column(Text)
+    # The answer's media type and the headers a replay repeats (Location, ETag), as JSON.
+    response_headers: Mapped[str | None] = mapped_column(Text)
 
 
 class WebSession(Base):

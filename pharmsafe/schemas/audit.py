@@ -17,6 +17,8 @@ AUDIT_FILTERS = (
     ("until", 40, _WHEN),
     ("action", 64, r"^[a-z_]+(\.[a-z_]+)+$"),
     ("subject", 64, r"^[a-z_]+:" + _VISIBLE + r"+$"),
+    # Where the change came in (DESIGN.md §2): one of pharmsafe.services.context.SOURCES.
+    ("source", 8, r"^(web|api|fhir|ncpdp|system)$"),
 )
 
 # The days a filter may name: wide enough for any trail, and far enough from the calendar's ends
@@ -53,6 +55,7 @@ class AuditFilterQuery(Schema):
     until = _filter(*AUDIT_FILTERS[1][1:], within_calendar)
     action = _filter(*AUDIT_FILTERS[2][1:])
     subject = _filter(*AUDIT_FILTERS[3][1:])
+    source = _filter(*AUDIT_FILTERS[4][1:])
 
 
 class AuditQuery(AuditFilterQuery, PageQuery):

@@ -8,11 +8,14 @@ from types import MappingProxyType
 
 from sqlalchemy.orm import Session
 
+from pharmsafe.audit.chain import SOURCE_KEY
 from pharmsafe.gates.dates import local_date
 from pharmsafe.gates.policies import POLICIES, program_time_zone, select_policy, with_effective_dates
 from pharmsafe.gates.policy import Policy
 from pharmsafe.services.passwords import PRODUCTION, PasswordHashing
 
+# Where a change can come in (DESIGN.md §2), as recorded in audit payloads and on records.
+SOURCES = ("web", "api", "fhir", "ncpdp", "system")
 # Where a version's effective date in force came from.
 SHIPPED = "shipped"
 CONFIGURED = "PHARMSAFE_POLICY_EFFECTIVE"
@@ -74,10 +77,17 @@ class Ctx:
     config: ProgramConfig = ProgramConfig()
     # How passwords are hashed (PHARMSAFE_PASSWORD_HASHING; the tests' cheap profile never in production).
     passwords: PasswordHashing = PRODUCTION
+    # Where the change came in (DESIGN.md §2): web, api, fhir, ncpdp or system. Every audit event
+    # appended in this session carries it in its payload, and new records keep it.
+    source: str = "system"
 
     def __post_init__(self):
         if self.now.tzinfo is None:
             raise ValueError("Ctx.now must be timezone-aware")
+        if self.source not in SOURCES:
+            raise ValueError(f"Ctx.source must be one of {', '.join(SOURCES)}")
+        if self.session is not None:
+            self.session.info[SOURCE_KEY] = self.source
 
     def today_for(self, pharmacy_time_zone: str | None = None) -> date:
         """The date of ``now`` in the program's zone (ProgramConfig.today_for): the policy's zone,

@@ -23,7 +23,7 @@ EVIDENCE_MODELS = {
 def _record(ctx: Ctx, model, patient_id: int, data: dict[str, Any]):
     get_patient(ctx, patient_id)
     refuse_future_dates(ctx, data)
-    row = model(patient_id=patient_id, recorded_at=ctx.now, recorded_by=ctx.actor, **data)
+    row = model(patient_id=patient_id, recorded_at=ctx.now, recorded_by=ctx.actor, source=ctx.source, **data)
     ctx.session.add(row)
     ctx.session.flush()
     append_event(ctx.session, action="evidence.recorded", actor=ctx.actor,

@@ -28,7 +28,7 @@ def submit_prescription(ctx: Ctx, prescriber_id: int, data: dict[str, Any]) -> P
     if errors:
         raise ValidationFailed(errors)
     rx = Prescription(prescriber_id=prescriber_id, status=PrescriptionStatus.SUBMITTED, submitted_at=ctx.now,
-                      submitted_by=ctx.actor, **data)
+                      submitted_by=ctx.actor, source=ctx.source, **data)
     ctx.session.add(rx)
     ctx.session.flush()
     append_event(ctx.session, action="prescription.submitted", actor=ctx.actor, subject=f"prescription:{rx.id}",

@@ -120,7 +120,7 @@ def create_patient(ctx: Ctx, data: dict[str, Any]) -> Patient:
     if ctx.session.get(Prescriber, data["prescriber_id"]) is None:
         raise ValidationFailed({"prescriber_id": ["No prescriber has this id."]})
     data.setdefault("home_pregnancy_tests_allowed", False)
-    patient = Patient(created_at=ctx.now, **data)
+    patient = Patient(created_at=ctx.now, source=ctx.source, **data)
     ctx.session.add(patient)
     ctx.session.flush()
     _audit(ctx, "patient", patient, {k: [None, v] for k, v in data.items()

@@ -32,6 +32,7 @@ def record_transfer_in(ctx: Ctx, patient_id: int, pharmacy_id: int, data: dict[s
         raise Conflict(f"RMA {number} is already used by another dispense or transfer-in.", code="rma_already_used",
                        fields={"rma_number": ["Already used."]})
     row = TransferIn(patient_id=patient_id, pharmacy_id=pharmacy_id, recorded_at=ctx.now, recorded_by=ctx.actor,
+                     source=ctx.source,
                      **dict(data, rma_number=number))
     ctx.session.add(row)
     ctx.session.flush()

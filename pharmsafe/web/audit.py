@@ -2,10 +2,12 @@
 (recorded as audit.exported, exactly as the API's), and verify the hash chain."""
 from __future__ import annotations
 
+import json
+
 from flask import Blueprint, render_template, request
 from marshmallow import ValidationError
 
-from pharmsafe.audit.export import EXPORT_FORMATS, AuditExport
+from pharmsafe.audit.export import EXPORT_FORMATS, AuditExport, export_payload
 from pharmsafe.audit.query import filtered_events, parse_filters
 from pharmsafe.audit.verify import verify_trail
 from pharmsafe.errors import ValidationFailed
@@ -22,11 +24,14 @@ bp = Blueprint("audit", __name__, url_prefix="/audit")
 bp.before_request(guard("auditor", "admin"))
 
 PAGE_SIZE = 50
-FILTERS = ("since", "until", "action", "subject")
+FILTERS = ("since", "until", "action", "subject", "source")
+SOURCE_OPTIONS = (("web", "Pages (forms)"), ("api", "JSON API"), ("fhir", "FHIR"), ("ncpdp", "NCPDP SCRIPT"),
+                  ("system", "System (scheduler, CLI)"))
 ACTIONS = ("decision.recorded", "authorization.issued", "authorization.expired", "authorization.reversed",
            "dispense.recorded", "evidence.recorded", "evidence.entered_in_error", "prescription.submitted",
            "registry.changed", "user.created", "user.changed", "user.login", "user.login_failed", "token.issued",
-           "token.revoked", "audit.exported", "audit.checkpoint", "check.performed")
+           "token.revoked", "audit.exported", "audit.checkpoint", "check.performed", "notification.sent",
+           "dispense.reversed", "session.ended", "user.lock_lifted", "policy.loaded")
 DOWNLOADS = (("csv", "Download CSV"), ("ndjson", "Download NDJSON"), ("fhir", "Download FHIR"))
 
 
@@ -68,9 +73,20 @@ def _page(form: Form, filters, query: dict, status: int = 200):
             stmt = stmt.where(AuditEvent.id < before_id)
         rows = get_session().scalars(stmt.order_by(AuditEvent.id.desc()).limit(PAGE_SIZE + 1)).all()
         events, more = rows[:PAGE_SIZE], len(rows) > PAGE_SIZE
+    sources = {ev.id: _source_of(ev.payload) for ev in events}
     return render_template("audit/index.html", form=form, query=query, events=events, more=more,
-                           before=before_id, action_options=[(a, a) for a in ACTIONS], downloads=DOWNLOADS,
+                           before=before_id, action_options=[(a, a) for a in ACTIONS], source_options=SOURCE_OPTIONS,
+                           sources=sources, source_names=dict(SOURCE_OPTIONS),
+                           downloads=DOWNLOADS,
                            zone=present.program_zone()), status
+
+
+def _source_of(payload: str) -> str:
+    try:
+        value = json.loads(payload).get("source")
+    except (ValueError, AttributeError):
+        return ""
+    return value if isinstance(value, str) else ""
 
 
 @bp.get("/")
@@ -90,7 +106,7 @@ def export():
         return _page(form, filters, query, form.status)
     # Recorded only once the stream completed, exactly as the API's export.
     export = AuditExport(current_runtime(), filters, fmt, actor=current_user().actor,
-                         payload={"format": fmt, **query})
+                         payload=export_payload(fmt, query, "web"))
     return download(export, fmt)
 
 

@@ -4,10 +4,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import date
 
 import pytest
+from sqlalchemy import select
 
 from pharmsafe.audit.export import csv_cell
+from pharmsafe.models import PregnancyTest, Prescription
+from pharmsafe.runtime import runtime_of
+from pharmsafe.services.evidence import record_pregnancy_test
 from tests.support import World
 
 
@@ -158,3 +163,31 @@ def test_every_fhir_line_validates_as_r4b_and_says_its_outcome(world, app):
     assert outcomes[("decision.recorded", "dispense", "blocked")] == "4"
     assert outcomes[("decision.recorded", "evaluation", "authorized")] == "0"
     assert outcomes[("user.created", None, None)] == "0"
+
+
+def test_every_write_says_where_it_came_in_and_the_trail_filters_by_it(world, app, dispensed):
+    """DESIGN.md §2: every write's payload carries `source`; GET /audit-events?source= keeps the
+    events whose payload says so; the records keep it too."""
+    auditor, dispense, decision = dispensed
+    with runtime_of(app).unit_of_work("system:test") as c:  # a CLI-like write, by no request
+        record_pregnancy_test(c, c.session.get(Prescription, decision["prescription_id"]).patient_id,
+                              {"specimen_collected_on": date(2026, 11, 20), "result": "negative",
+                               "specimen": "serum", "setting": "medical", "clia_number": "12D3456789"})
+    api_events = auditor.ok("GET", "/audit-events?source=api")["items"]
+    assert api_events and {e["payload"]["source"] for e in api_events} == {"api"}
+    assert {"dispense.recorded", "evidence.recorded", "prescription.submitted"} <= {e["action"] for e in api_events}
+    system_events = auditor.ok("GET", "/audit-events?source=system&action=evidence.recorded")["items"]
+    assert len(system_events) == 1 and system_events[0]["payload"]["source"] == "system"
+    assert auditor.ok("GET", "/audit-events?source=fhir")["items"] == []
+    refused = auditor.get("/audit-events?source=fax")
+    assert refused.status_code == 422 and "source" in refused.get_json()["error"]["fields"]
+    with runtime_of(app).session_factory() as s:
+        assert {t.source for t in s.scalars(select(PregnancyTest))} == {"api", "system"}
+        assert {rx.source for rx in s.scalars(select(Prescription))} == {"api"}
+
+
+def test_an_export_keeps_its_source_filter_apart_from_its_own_source(dispensed):
+    auditor, *_ = dispensed
+    auditor.get("/audit-events/export?format=csv&source=api").get_data()
+    [event] = auditor.ok("GET", "/audit-events?action=audit.exported")["items"]
+    assert event["payload"]["source"] == "api" and event["payload"]["filter_source"] == "api"

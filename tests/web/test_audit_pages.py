@@ -125,7 +125,7 @@ def test_a_page_download_is_recorded_only_once_complete_with_its_count(app, disp
     with runtime_of(app).session_factory() as session:
         payload = json.loads(session.scalars(select(AuditEvent).where(AuditEvent.action == "audit.exported")).one()
                              .payload)
-    assert payload == {"format": "ndjson", "action": "dispense.recorded", "events": 1}
+    assert payload == {"format": "ndjson", "action": "dispense.recorded", "events": 1, "source": "web"}
 
 
 def test_a_page_download_broken_midway_ends_in_an_error_and_is_not_recorded(dispensed, auditor, count, monkeypatch):
