@@ -23,13 +23,18 @@ ISSUE_CODES = {
 }
 
 
+# API error codes (docs/api.md) a more precise issue type names, whatever their status.
+ISSUE_CODES_BY_ERROR = {"duplicate": "duplicate", "not_supported": "not-supported", "business_rule": "business-rule",
+                        "code_invalid": "code-invalid"}
+
+
 def operation_outcome(status: int, code: str, message: str, *, base_url: str,
                       fields: dict[str, list[str]] | None = None,
                       issue_codes: dict[str, str] | None = None) -> dict[str, Any]:
     """One issue per problem: ``details.coding`` carries the API's error code (docs/api.md) in
     ``{base}/fhir/CodeSystem/error-code``, ``details.text`` the sentence, ``expression`` where it is;
     ``issue_codes`` may name a more precise issue type per expression."""
-    default = ISSUE_CODES.get(status, "processing")
+    default = ISSUE_CODES_BY_ERROR.get(code) or ISSUE_CODES.get(status, "processing")
 
     def issue(text: str, where: str | None = None) -> dict[str, Any]:
         kind = (issue_codes or {}).get(where or "", default)
