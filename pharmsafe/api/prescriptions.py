@@ -7,7 +7,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from pharmsafe.api.blueprint import api_bp
 from pharmsafe.api.common import ctx, current_user, load_body, load_query, paginate, roles
-from pharmsafe.api.idempotency import idempotent
+from pharmsafe.http.idempotency import idempotent
 from pharmsafe.http.unit import get_session
 from pharmsafe.models import Authorization, Prescription
 from pharmsafe.schemas.evidence import ReasonIn

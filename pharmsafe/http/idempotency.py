@@ -23,8 +23,9 @@ from flask import Response, current_app, make_response, request
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from pharmsafe.api.common import current_user, json_text, nested_too_deep
 from pharmsafe.errors import Conflict, MalformedBody, ValidationFailed
+from pharmsafe.http.jsonbody import json_text, nested_too_deep
+from pharmsafe.http.tokens import current_user
 from pharmsafe.http.unit import discard, finish, get_session, now
 from pharmsafe.models import IdempotencyRecord
 from pharmsafe.runtime import current_runtime
@@ -50,9 +51,16 @@ def _request_hash() -> str:
     return hashlib.sha256(body).hexdigest()
 
 
+# The headers of an answer a replay repeats, with its media type.
+REPLAYED_HEADERS = ("Content-Type", "Location", "ETag")
+
+
 def _replay(record: IdempotencyRecord) -> Response:
+    headers = json.loads(record.response_headers) if record.response_headers else {}
     response = current_app.response_class(record.response_body, status=record.status_code,
                                           mimetype="application/json")
+    for name, value in headers.items():
+        response.headers[name] = value
     response.headers["Idempotent-Replayed"] = "true"
     return response
 
@@ -98,6 +106,8 @@ def _store(factory, user_id: int, route: str, key: str, response: Response) -> N
         if record is not None:
             record.status_code = response.status_code
             record.response_body = response.get_data(as_text=True)
+            record.response_headers = json.dumps({name: response.headers[name] for name in REPLAYED_HEADERS
+                                                  if name in response.headers})
 
 
 def _release(factory, user_id: int, route: str, key: str, claimed_at: datetime) -> None:
