@@ -41,6 +41,17 @@ class Conflict(DomainError):
     code = "conflict"
 
 
+class MultipleMatches(DomainError):
+    """412: a reference or input names more than one record; one is never picked."""
+    status = 412
+    code = "multiple_matches"
+
+
+class TooLarge(DomainError):
+    status = 413
+    code = "payload_too_large"
+
+
 class ValidationFailed(DomainError):
     status = 422
     code = "validation_error"

@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from pharmsafe.audit import append_event
 from pharmsafe.audit.chain import format_instant
-from pharmsafe.errors import Conflict, DomainError
+from pharmsafe.errors import Conflict, MultipleMatches
 from pharmsafe.fhir.guidance import guidance_response
 from pharmsafe.fhir.inbound import FhirInvalid
 from pharmsafe.gates.ndc import is_isotretinoin, is_isotretinoin_name, listed_rxcuis
@@ -30,11 +30,6 @@ MAX_ID_DIGITS = 9
 CHECKABLE = (PrescriptionStatus.SUBMITTED, PrescriptionStatus.AUTHORIZED, PrescriptionStatus.BLOCKED)
 RXNORM = "http://www.nlm.nih.gov/research/umls/rxnorm"
 NDC = "http://hl7.org/fhir/sid/ndc"
-
-
-class MultipleMatches(DomainError):
-    status = 412
-    code = "multiple_matches"
 
 
 def _invalid(where: str, message: str, issue: str = "value"):

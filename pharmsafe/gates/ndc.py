@@ -198,6 +198,15 @@ def listed_rxcuis() -> frozenset[str]:
     return frozenset(p.rxcui for p in (*ref.packages.values(), *ref.products.values()) if p.rxcui)
 
 
+def strength_of_rxcui(rxcui: str) -> Decimal | None:
+    """The strength of a listed RxNorm concept (SCD), None when it is not listed or the reference
+    gives it more than one."""
+    ref = _reference()
+    found = {p.strength_mg for p in (*ref.packages.values(), *ref.products.values())
+             if p.rxcui == rxcui and p.strength_mg is not None}
+    return next(iter(found)) if len(found) == 1 else None
+
+
 def rxcuis_of_strength(strength_mg: Decimal) -> frozenset[str]:
     """The RxNorm concepts of the listed products of this strength."""
     ref = _reference()

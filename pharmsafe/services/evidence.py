@@ -20,7 +20,7 @@ EVIDENCE_MODELS = {
 }
 
 
-def _record(ctx: Ctx, model, patient_id: int, data: dict[str, Any]):
+def _record(ctx: Ctx, model, patient_id: int, data: dict[str, Any], audit_extra: dict[str, Any] | None = None):
     get_patient(ctx, patient_id)
     refuse_future_dates(ctx, data)
     row = model(patient_id=patient_id, recorded_at=ctx.now, recorded_by=ctx.actor, source=ctx.source, **data)
@@ -28,12 +28,14 @@ def _record(ctx: Ctx, model, patient_id: int, data: dict[str, Any]):
     ctx.session.flush()
     append_event(ctx.session, action="evidence.recorded", actor=ctx.actor,
                  subject=f"{model.evidence_type}:{row.id}", now=ctx.now,
-                 payload={"patient_id": patient_id, "type": model.evidence_type, **data})
+                 payload={"patient_id": patient_id, "type": model.evidence_type, **data, **(audit_extra or {})})
     return row
 
 
-def record_pregnancy_test(ctx: Ctx, patient_id: int, data: dict[str, Any]) -> PregnancyTest:
-    test = _record(ctx, PregnancyTest, patient_id, data)
+def record_pregnancy_test(ctx: Ctx, patient_id: int, data: dict[str, Any],
+                          audit_extra: dict[str, Any] | None = None) -> PregnancyTest:
+    """``audit_extra`` joins the audit payload (a FHIR sender's identifier)."""
+    test = _record(ctx, PregnancyTest, patient_id, data, audit_extra)
     if test.result == "positive":
         # Rulebook §2: a positive test reverses every active authorization of the patient at once.
         reverse_for_patient(ctx, patient_id, "positive_pregnancy_test", {"evidence": f"pregnancy_test:{test.id}"})
@@ -45,7 +47,8 @@ DEFAULT_LOINC = {"ALT": "1742-6", "AST": "1920-8", "TRIGLYCERIDES": "2571-8", "T
                  "LDL": "13457-7"}
 
 
-def record_lab_result(ctx: Ctx, patient_id: int, data: dict[str, Any]) -> LabResult:
+def record_lab_result(ctx: Ctx, patient_id: int, data: dict[str, Any],
+                      audit_extra: dict[str, Any] | None = None) -> LabResult:
     """The value and the upper reference limit are stored as decimal text in plain notation, with the
     digits given ("5.60" stays "5.60"; "3E+1" becomes "30", "1e-7" "0.0000001"), so that the labs gate
     reads back exactly what was recorded; the test is stored by its canonical name. A value (or
@@ -86,11 +89,12 @@ def record_lab_result(ctx: Ctx, patient_id: int, data: dict[str, Any]) -> LabRes
     reference_upper = None if data.get("reference_upper") is None else stored("reference_upper", positive=True)
     row = dict(data, test=test, loinc=given if given[:1].isdigit() else DEFAULT_LOINC[test],
                value=stored("value", positive=False), reference_upper=reference_upper)
-    return _record(ctx, LabResult, patient_id, row)
+    return _record(ctx, LabResult, patient_id, row, audit_extra)
 
 
-def record_attestation(ctx: Ctx, patient_id: int, data: dict[str, Any]) -> Attestation:
-    return _record(ctx, Attestation, patient_id, data)
+def record_attestation(ctx: Ctx, patient_id: int, data: dict[str, Any],
+                       audit_extra: dict[str, Any] | None = None) -> Attestation:
+    return _record(ctx, Attestation, patient_id, data, audit_extra)
 
 
 def get_evidence(ctx: Ctx, collection: str, patient_id: int, evidence_id: int):
@@ -101,7 +105,8 @@ def get_evidence(ctx: Ctx, collection: str, patient_id: int, evidence_id: int):
     return row
 
 
-def mark_entered_in_error(ctx: Ctx, collection: str, patient_id: int, evidence_id: int, reason: str):
+def mark_entered_in_error(ctx: Ctx, collection: str, patient_id: int, evidence_id: int, reason: str,
+                          audit_extra: dict[str, Any] | None = None):
     get_patient(ctx, patient_id)
     row = get_evidence(ctx, collection, patient_id, evidence_id)
     if row.entered_in_error:
@@ -111,6 +116,6 @@ def mark_entered_in_error(ctx: Ctx, collection: str, patient_id: int, evidence_i
     ctx.session.flush()
     ref = f"{row.evidence_type}:{row.id}"
     append_event(ctx.session, action="evidence.entered_in_error", actor=ctx.actor, subject=ref, now=ctx.now,
-                 payload={"patient_id": patient_id, "reason": reason})
+                 payload={"patient_id": patient_id, "reason": reason, **(audit_extra or {})})
     reverse_citing(ctx, patient_id, ref, "evidence_entered_in_error")
     return row

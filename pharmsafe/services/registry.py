@@ -52,9 +52,10 @@ def _changes(obj, data: dict[str, Any]) -> dict[str, list[Any]]:
     return changed
 
 
-def _audit(ctx: Ctx, kind: str, obj, changes: dict[str, Any], created: bool) -> None:
+def _audit(ctx: Ctx, kind: str, obj, changes: dict[str, Any], created: bool,
+           extra: dict[str, Any] | None = None) -> None:
     append_event(ctx.session, action="registry.changed", actor=ctx.actor, subject=f"{kind}:{obj.id}",
-                 now=ctx.now, payload={"entity": kind, "created": created, "changes": changes})
+                 now=ctx.now, payload={"entity": kind, "created": created, "changes": changes, **(extra or {})})
 
 
 def create_pharmacy(ctx: Ctx, data: dict[str, Any]) -> Pharmacy:
@@ -115,7 +116,7 @@ def update_prescriber(ctx: Ctx, prescriber_id: int, data: dict[str, Any]) -> tup
     return prescriber, reversed_ids
 
 
-def create_patient(ctx: Ctx, data: dict[str, Any]) -> Patient:
+def create_patient(ctx: Ctx, data: dict[str, Any], audit_extra: dict[str, Any] | None = None) -> Patient:
     refuse_future_dates(ctx, data)
     if ctx.session.get(Prescriber, data["prescriber_id"]) is None:
         raise ValidationFailed({"prescriber_id": ["No prescriber has this id."]})
@@ -124,7 +125,7 @@ def create_patient(ctx: Ctx, data: dict[str, Any]) -> Patient:
     ctx.session.add(patient)
     ctx.session.flush()
     _audit(ctx, "patient", patient, {k: [None, v] for k, v in data.items()
-                                     if k not in ("first_name", "last_name", "date_of_birth")}, True)
+                                     if k not in ("first_name", "last_name", "date_of_birth")}, True, audit_extra)
     return patient
 
 
