@@ -12,7 +12,9 @@ from pharmsafe.services.context import Ctx
 from pharmsafe.services.validation import refuse_future_dates
 
 
-def submit_prescription(ctx: Ctx, prescriber_id: int, data: dict[str, Any]) -> Prescription:
+def submit_prescription(ctx: Ctx, prescriber_id: int, data: dict[str, Any],
+                        audit_extra: dict[str, Any] | None = None) -> Prescription:
+    """``audit_extra`` joins the audit payload (a sender's identifier)."""
     errors: dict[str, list[str]] = {}
     patient = ctx.session.get(Patient, data["patient_id"])
     if patient is None or patient.prescriber_id != prescriber_id:
@@ -32,5 +34,5 @@ def submit_prescription(ctx: Ctx, prescriber_id: int, data: dict[str, Any]) -> P
     ctx.session.add(rx)
     ctx.session.flush()
     append_event(ctx.session, action="prescription.submitted", actor=ctx.actor, subject=f"prescription:{rx.id}",
-                 now=ctx.now, payload={"prescriber_id": prescriber_id, **data})
+                 now=ctx.now, payload={"prescriber_id": prescriber_id, **data, **(audit_extra or {})})
     return rx
