@@ -7,16 +7,21 @@ from __future__ import annotations
 
 import json
 
+from fhir.resources.R4B.bundle import Bundle
+from fhir.resources.R4B.medicationrequest import MedicationRequest
+from fhir.resources.R4B.observation import Observation
 from fhir.resources.R4B.parameters import Parameters
-from flask import Blueprint, Flask, Response, current_app
+from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
+from flask import Blueprint, Flask, Response, current_app, request
 
 from pharmsafe.errors import NotFound
-from pharmsafe.fhir import etasu
+from pharmsafe.fhir import etasu, writes
 from pharmsafe.fhir.dispense import completed_dispense, declined_dispense
 from pharmsafe.fhir.guidance import guidance_response
 from pharmsafe.fhir.inbound import read_resource, refuse_other_media
 from pharmsafe.fhir.outcome import FHIR_JSON, operation_outcome
 from pharmsafe.fhir.resources import QUESTIONNAIRE_ID, capability_statement, questionnaire
+from pharmsafe.http.idempotency import idempotent
 from pharmsafe.http.respond import render_errors_under
 from pharmsafe.http.tokens import ctx, current_user, roles
 from pharmsafe.http.unit import get_session
@@ -120,6 +125,63 @@ def rems_etasu():
     parameters = read_resource(Parameters, "Parameters")
     c = ctx()
     return fhir_response(etasu.check(c, current_user(), parameters, _base_url()))
+
+
+MODELS = {"Observation": Observation, "QuestionnaireResponse": QuestionnaireResponse,
+          "MedicationRequest": MedicationRequest}
+
+
+def _bundle_key() -> str | None:
+    """Without an Idempotency-Key, a transaction's Bundle.identifier is its key (INTEROP.md §6)."""
+    try:
+        identifier = json.loads(request.get_data(cache=True)).get("identifier") or {}
+    except (ValueError, AttributeError, RecursionError):
+        return None
+    if isinstance(identifier, dict) and identifier.get("value"):
+        return f"{identifier.get('system') or ''}|{identifier['value']}"[:255]
+    return None
+
+
+def _written(written: writes.Written, status: int | None = None) -> Response:
+    response = current_app.response_class(status=status or int(written.status.split()[0]))
+    response.headers["Location"] = f"{_base_url()}{PREFIX}/{written.location}"
+    response.headers["ETag"] = written.etag
+    return response
+
+
+@fhir_bp.post("")
+@roles("prescriber")
+@idempotent(fallback=_bundle_key)
+def transaction():
+    """A transaction Bundle, all or nothing (INTEROP.md §3.1)."""
+    bundle = read_resource(Bundle, "Bundle")
+    return fhir_response(writes.transaction(ctx(), current_user(), bundle, _base_url()))
+
+
+@fhir_bp.post("/<any(Observation, QuestionnaireResponse, MedicationRequest):resource_type>")
+@roles("prescriber")
+@idempotent
+def create_resource(resource_type: str):
+    """One resource, its references by identifier: 201 with Location and ETag and no body; 200 for
+    a replay of the same identifier and content."""
+    resource = read_resource(MODELS[resource_type], resource_type)
+    c = ctx()
+    return _written(writes.store(c, current_user(), writes.map_one(c, current_user(), resource, _base_url())))
+
+
+@fhir_bp.put("/<any(Observation, QuestionnaireResponse):resource_type>/<string:logical_id>")
+@fhir_bp.put("/<any(Observation, QuestionnaireResponse):resource_type>", defaults={"logical_id": None})
+@roles("prescriber")
+def retract_resource(resource_type: str, logical_id: str | None):
+    """entered-in-error (INTEROP.md §3.6): by logical id or ?identifier=system|value."""
+    resource = read_resource(MODELS[resource_type], resource_type)
+    c = ctx()
+    if logical_id is None and set(request.args) != {"identifier"}:
+        raise writes.invalid(f"{resource_type}.identifier", "Name the record as ?identifier=system|value.",
+                             "required")
+    record = writes.find_for_update(c, current_user(), resource_type, logical_id, request.args.get("identifier"),
+                                    _base_url())
+    return _written(writes.retract(c, resource, record, resource_type, _base_url()), 200)
 
 
 @fhir_bp.get("/metadata")

@@ -124,10 +124,17 @@ def _release(factory, user_id: int, route: str, key: str, claimed_at: datetime) 
         log.error("could not release an Idempotency-Key claim on %s: %s", route, type(exc).__name__)
 
 
-def idempotent(view):
+def idempotent(view=None, *, fallback=None):
+    """``@idempotent``, or ``@idempotent(fallback=f)`` where ``f()`` gives the key a request carries
+    in its body when it has no Idempotency-Key header (a FHIR transaction's Bundle.identifier)."""
+    if view is None:
+        return functools.partial(idempotent, fallback=fallback)
+
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
         key = request.headers.get("Idempotency-Key")
+        if key is None and fallback is not None:
+            key = fallback()
         if key is None:
             return view(*args, **kwargs)
         if not 1 <= len(key) <= 255:
