@@ -18,6 +18,7 @@ from pharmsafe.fhir.resources import questionnaire_url
 from pharmsafe.gates import CONTRACEPTION_METHODS
 from pharmsafe.gates.ndc import AmbiguousNdc, canonical_ndc, listed_rxcuis, lookup_ndc, strength_of_rxcui
 from pharmsafe.gates.npi import is_valid_npi
+from pharmsafe.gates.units import LAB_LOINC
 from pharmsafe.models import Patient, User
 
 LOINC = "http://loinc.org"
@@ -35,8 +36,7 @@ BY_INTERPRETATION = {"21198-7", "19080-1"}
 RESULT_CODES = {(SNOMED, "260385009"): "negative", (LOINC, "LA6577-6"): "negative",
                 (SNOMED, "10828004"): "positive", (LOINC, "LA6576-8"): "positive"}
 INTERPRETATIONS = {"NEG": "negative", "POS": "positive"}
-LAB_CODES = {"1742-6": "ALT", "1743-4": "ALT", "1920-8": "AST", "2571-8": "TRIGLYCERIDES", "35217-9": "TRIGLYCERIDES",
-             "2093-3": "TOTAL_CHOLESTEROL", "35200-5": "TOTAL_CHOLESTEROL", "13457-7": "LDL", "18262-6": "LDL"}
+LAB_CODES = LAB_LOINC  # the LOINC codes of INTEROP.md §3.3, the JSON API's too
 WITH_UPPER_LIMIT = ("ALT", "AST")
 OBSERVATION_STATUSES = ("final", "amended", "corrected")
 AMENDING = ("amended", "corrected")

@@ -23,9 +23,12 @@ LAB_TESTS = (ALT, AST, TRIGLYCERIDES, TOTAL_CHOLESTEROL, LDL)
 
 LAB_LOINC = {
     "1742-6": ALT,
+    "1743-4": ALT,  # with P-5'-P
     "1920-8": AST,
     "2571-8": TRIGLYCERIDES,
+    "35217-9": TRIGLYCERIDES,  # mass or moles per volume
     "2093-3": TOTAL_CHOLESTEROL,
+    "35200-5": TOTAL_CHOLESTEROL,  # mass or moles per volume
     "13457-7": LDL,  # calculated
     "18262-6": LDL,  # direct assay
 }
