@@ -15,7 +15,7 @@ from fhir.resources.R4B.questionnaireresponse import QuestionnaireResponse
 from flask import Blueprint, Flask, Response, current_app, request
 
 from pharmsafe.errors import NotFound
-from pharmsafe.fhir import etasu, writes
+from pharmsafe.fhir import etasu, search, writes
 from pharmsafe.fhir.dispense import completed_dispense, declined_dispense
 from pharmsafe.fhir.guidance import guidance_response
 from pharmsafe.fhir.inbound import read_resource, refuse_other_media
@@ -92,6 +92,16 @@ def read_medication_dispense(logical_id: str):
     rx = _visible_prescription(session, decision.prescription_id)
     return fhir_response(declined_dispense(_base_url(), decision, rx, session.get(Patient, rx.patient_id),
                                            session.get(Pharmacy, rx.pharmacy_id)))
+
+
+@fhir_bp.get("/MedicationDispense")
+@roles("pharmacist", "prescriber", "admin")
+def search_medication_dispenses():
+    """Dispenses and refused dispense attempts the caller may see, newest first, 50 a page."""
+    query = search.parse(request.args, _base_url())
+    self_url = f"{_base_url()}{PREFIX}/MedicationDispense" + (f"?{request.query_string.decode()}"
+                                                              if request.query_string else "")
+    return fhir_response(search.search(get_session(), current_user(), query, _base_url(), self_url))
 
 
 def _visible_prescription(session, prescription_id: int) -> Prescription:

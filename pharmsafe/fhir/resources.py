@@ -60,10 +60,9 @@ def questionnaire(base_url: str) -> dict[str, Any]:
 
 
 def capability_statement(base_url: str) -> dict[str, Any]:
-    """What the FHIR facade serves now: the metadata, the attestation Questionnaire and recorded
-    decisions (GuidanceResponse read, MedicationRequest $evaluate), dispenses and refused dispense
-    attempts (MedicationDispense read). Each part of
-    INTEROP.md §2 joins this list when it is served, never before."""
+    """Exactly what INTEROP.md §2 serves under /fhir/R4: its types, interactions, search
+    parameters and operations (their OperationDefinitions are named, not served)."""
+    writes = [{"code": "create"}]
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",
@@ -77,14 +76,26 @@ def capability_statement(base_url: str) -> dict[str, Any]:
         "rest": [{
             "mode": "server",
             "security": {"description": "Authorization: Bearer <token>, as the JSON API (docs/api.md)."},
+            "interaction": [{"code": "transaction"}],
             "resource": [
                 {"type": "GuidanceResponse", "interaction": [{"code": "read"}],
                  "operation": [{"name": "rems-etasu",
                                 "definition": f"{base_url}/fhir/OperationDefinition/rems-etasu"}]},
-                {"type": "MedicationDispense", "interaction": [{"code": "read"}]},
-                {"type": "MedicationRequest",
+                {"type": "MedicationDispense", "interaction": [{"code": "read"}, {"code": "search-type"}],
+                 "searchParam": [
+                     {"name": "patient:identifier", "type": "token",
+                      "documentation": "A REMS or PharmSafe patient id, as system|value."},
+                     {"name": "prescription:identifier", "type": "token",
+                      "documentation": "A PharmSafe prescription id, as system|value."},
+                     {"name": "status", "type": "token", "documentation": "completed or declined."}]},
+                {"type": "MedicationRequest", "interaction": writes,
                  "operation": [{"name": "evaluate", "definition": f"{base_url}/fhir/OperationDefinition/evaluate"}]},
+                {"type": "Observation", "interaction": writes + [{"code": "update"}], "conditionalUpdate": True,
+                 "documentation": "Pregnancy tests and lab results; update only retracts (entered-in-error)."},
                 {"type": "Questionnaire", "interaction": [{"code": "read"}]},
+                {"type": "QuestionnaireResponse", "interaction": writes + [{"code": "update"}],
+                 "conditionalUpdate": True,
+                 "documentation": "Attestations on the isotretinoin-attestation form; update only retracts."},
             ],
         }],
     }

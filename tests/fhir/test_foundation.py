@@ -40,9 +40,16 @@ def test_the_capability_statement_is_valid_r4b_and_names_the_base(client):
     # Only what is served is listed.
     served = [(r["type"], [i["code"] for i in r.get("interaction", [])], [o["name"] for o in r.get("operation", [])])
               for r in rest["resource"]]
-    assert served == [("GuidanceResponse", ["read"], ["rems-etasu"]), ("MedicationDispense", ["read"], []),
-                      ("MedicationRequest", [], ["evaluate"]),
-                      ("Questionnaire", ["read"], [])]
+    assert served == [("GuidanceResponse", ["read"], ["rems-etasu"]),
+                      ("MedicationDispense", ["read", "search-type"], []),
+                      ("MedicationRequest", ["create"], ["evaluate"]),
+                      ("Observation", ["create", "update"], []),
+                      ("Questionnaire", ["read"], []),
+                      ("QuestionnaireResponse", ["create", "update"], [])]
+    assert rest["interaction"] == [{"code": "transaction"}]
+    [dispenses] = [r for r in rest["resource"] if r["type"] == "MedicationDispense"]
+    assert [p["name"] for p in dispenses["searchParam"]] == ["patient:identifier", "prescription:identifier",
+                                                             "status"]
 
 
 def test_the_attestation_questionnaire_is_valid_r4b_with_the_forms_items(client):
