@@ -2,8 +2,6 @@
 a page with a next link; unknown or repeated parameters 422."""
 from __future__ import annotations
 
-from datetime import timedelta
-
 from fhir.resources.R4B.bundle import Bundle
 
 from tests.fhir.conftest import BASE, REMS, send
@@ -26,7 +24,7 @@ def test_dispenses_and_refused_attempts_newest_first_filtered(world, app, clock)
     auth = decision["authorization"]["id"]
     refused = rph.post(f"/authorizations/{auth}/dispense", {"quantity": 60})
     assert refused.status_code == 409
-    clock.advance(timedelta(minutes=5))  # the dispense is the newer
+    clock.advance(minutes=5)  # the dispense is the newer
     dispense = rph.ok("POST", f"/authorizations/{auth}/dispense",
                       {"quantity": 60, "rma_number": "RMA-S-1", "rma_do_not_dispense_after": world.day(5)})
     blocked_id = next(d["id"] for d in rph.ok("GET", f"/prescriptions/{rx['id']}")["decisions"]
