@@ -141,7 +141,7 @@ def own_patient(resolver: Resolver, user: User, reference: Any, where: str) -> P
     if target.kind != "patient":
         raise NotFound(f"{where} does not name a patient.")
     if user.role != "prescriber" or target.record.prescriber_id != user.prescriber_id:
-        raise Forbidden(f"{where}: the patient is not one of your patients.")
+        resolver.refuse(Forbidden(f"{where}: the patient is not one of your patients."))
     return target.record
 
 
@@ -150,7 +150,7 @@ def _own_prescriber(resolver: Resolver, user: User, reference: Any, where: str) 
     if target.kind != "prescriber":
         raise NotFound(f"{where} does not name a practitioner with an NPI.")
     if target.record.id != user.prescriber_id:
-        raise Forbidden(f"{where}: the practitioner is not the prescriber this token belongs to.")
+        resolver.refuse(Forbidden(f"{where}: the practitioner is not the prescriber this token belongs to."))
 
 
 # --- Observation -----------------------------------------------------------------------------
@@ -177,6 +177,7 @@ def map_observation(resolver: Resolver, user: User, resource: dict[str, Any], wh
                                       "(ALT 1742-6, 1743-4; AST 1920-8; triglycerides 2571-8, 35217-9; cholesterol "
                                       "2093-3, 35200-5; LDL 13457-7, 18262-6).", "code-invalid")
         data, kind = {}, "unknown"
+    resolver.raise_refused()
     problems.raise_any()
     return Mapped(kind, "Observation", data, patient, key, status, where)
 
@@ -330,6 +331,7 @@ def map_questionnaire_response(resolver: Resolver, user: User, resource: dict[st
         answers[link] = [(a, f"{at}.answer[{m}]") for m, a in enumerate(item.get("answer") or [])
                          if isinstance(a, dict)]
     data = _attestation(base, answers, f"{where}.item", problems)
+    resolver.raise_refused()
     problems.raise_any()
     return Mapped("attestation", "QuestionnaireResponse", data, patient, key, status, where)
 
@@ -410,8 +412,8 @@ def map_medication_request(resolver: Resolver, user: User, resource: dict[str, A
         if npi is not None and not is_valid_npi(str(npi)):
             problems.add(f"{where}.requester.identifier.value", "Not a valid NPI: 10 digits with a correct check "
                                                                 "digit.")
-            problems.raise_any()
-        _own_prescriber(resolver, user, requester, f"{where}.requester")
+        else:
+            _own_prescriber(resolver, user, requester, f"{where}.requester")
     patient = own_patient(resolver, user, resource.get("subject"), f"{where}.subject")
     pharmacy_id = None
     if request_.get("performer") is None:
@@ -439,6 +441,7 @@ def map_medication_request(resolver: Resolver, user: User, resource: dict[str, A
         problems.add(f"{where}.authoredOn", "When the prescription was written (authoredOn) is required.", "required")
     else:
         written = fhir_date(resource["authoredOn"], f"{where}.authoredOn", problems)
+    resolver.raise_refused()
     problems.raise_any()
     data = {"patient_id": patient.id, "pharmacy_id": pharmacy_id, "drug": drug, "ndc": ndc, "strength_mg": strength,
             "quantity": quantity, "days_supply": days, "refills": refills, "written_on": written}

@@ -73,6 +73,16 @@ class Resolver:
     session: Any
     base_url: str
     entries: dict[str, Target] = field(default_factory=dict)
+    # Ownership refusals wait until every reference of the resource has resolved (404 and 412 first).
+    refused: list[Exception] = field(default_factory=list)
+
+    def refuse(self, exc: Exception) -> None:
+        self.refused.append(exc)
+
+    def raise_refused(self) -> None:
+        if self.refused:
+            first, self.refused = self.refused[0], []
+            raise first
 
     def resolve(self, reference: Any, where: str) -> Target:
         if not isinstance(reference, dict):

@@ -311,3 +311,18 @@ def test_only_a_prescriber_writes(world, parties):
     assert send(doc, "POST", "", "{", 400).get_json(force=True)["issue"][0]["code"] == "structure"
     send(doc, "POST", "", bundle(), 200)
     send(doc, "POST", "", {"resourceType": "Bundle", "type": "collection"}, 422)
+
+
+def test_a_missing_reference_is_404_before_another_prescribers_patient_is_403(world, parties):
+    """INTEROP.md §2's order: references (404) before ownership (403) before values (422)."""
+    pharmacy, _, prescriber, doc = parties
+    _, other_doc = world.prescriber_api()
+    theirs = world.patient(other_doc)
+    rx = medication_request(theirs["rems_patient_id"], prescriber["npi"], "9999999", world.day(-1))
+    assert send(doc, "POST", "/MedicationRequest", rx, 404).get_json(force=True)["issue"][0]["code"] == "not-found"
+    rx = medication_request(theirs["rems_patient_id"], prescriber["npi"], pharmacy["ncpdp_id"], world.day(-1),
+                            days=400)
+    assert send(doc, "POST", "/MedicationRequest", rx, 403).get_json(force=True)["issue"][0]["code"] == "forbidden"
+    mine = world.patient(doc)
+    rx = medication_request(mine["rems_patient_id"], prescriber["npi"], pharmacy["ncpdp_id"], world.day(-1), days=400)
+    send(doc, "POST", "/MedicationRequest", rx, 422)
