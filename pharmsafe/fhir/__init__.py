@@ -153,7 +153,7 @@ def _bundle_key() -> str | None:
 
 
 def _written(written: writes.Written, status: int | None = None) -> Response:
-    response = current_app.response_class(status=status or int(written.status.split()[0]))
+    response = current_app.response_class(status=status or int(written.status.split()[0]), mimetype=FHIR_JSON)
     response.headers["Location"] = f"{_base_url()}{PREFIX}/{written.location}"
     response.headers["ETag"] = written.etag
     return response

@@ -198,7 +198,7 @@ def test_one_resource_post_answers_201_with_location_and_no_body_then_200_on_rep
     patient = world.patient(doc)
     body = pregnancy_test(patient["rems_patient_id"], world.day(-1))
     created = send(doc, "POST", "/Observation", body, 201)
-    assert created.get_data() == b"" and created.headers["ETag"] == 'W/"1"'
+    assert created.get_data() == b"" and created.headers["ETag"] == 'W/"1"' and created.mimetype == "application/fhir+json"
     assert created.headers["Location"].startswith(f"{BASE}/fhir/R4/Observation/pregnancy-test-")
     before = counts(app)
     replay = send(doc, "POST", "/Observation", body, 200)
