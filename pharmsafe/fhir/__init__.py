@@ -114,6 +114,7 @@ def _visible_prescription(session, prescription_id: int) -> Prescription:
 
 @fhir_bp.post("/MedicationRequest/<int:prescription_id>/$evaluate")
 @roles("pharmacist")
+@idempotent
 def evaluate_medication_request(prescription_id: int):
     """The JSON API's POST /prescriptions/{id}/evaluations, answered as the decision's
     GuidanceResponse: 201 whether it authorized or blocked, 409 once dispensed."""
@@ -130,6 +131,7 @@ def evaluate_medication_request(prescription_id: int):
 
 @fhir_bp.post("/GuidanceResponse/$rems-etasu")
 @roles("prescriber", "pharmacist", "admin")
+@idempotent
 def rems_etasu():
     """Read-only: the evaluation-stage gates at now, no decision recorded, one check.performed."""
     parameters = read_resource(Parameters, "Parameters")

@@ -326,3 +326,28 @@ def test_a_missing_reference_is_404_before_another_prescribers_patient_is_403(wo
     mine = world.patient(doc)
     rx = medication_request(mine["rems_patient_id"], prescriber["npi"], pharmacy["ncpdp_id"], world.day(-1), days=400)
     send(doc, "POST", "/MedicationRequest", rx, 422)
+
+
+def test_every_fhir_post_honours_an_idempotency_key(world, app, parties):
+    pharmacy, rph, prescriber, doc = parties
+    patient = world.patient(doc)
+    world.ready_evidence(doc, patient)
+    rx = world.prescription(doc, patient, pharmacy)
+    key = {"Idempotency-Key": "evaluate-once"}
+    first = send(rph, "POST", f"/MedicationRequest/{rx['id']}/$evaluate", None, 201, **key)
+    before = counts(app)
+    again = send(rph, "POST", f"/MedicationRequest/{rx['id']}/$evaluate", None, 201, **key)
+    assert again.headers["Idempotent-Replayed"] == "true" and again.get_json(force=True) == first.get_json(force=True)
+    assert again.headers["Location"] == first.headers["Location"] and again.mimetype == "application/fhir+json"
+    assert counts(app) == before
+    body = pregnancy_test(patient["rems_patient_id"], world.day(-1), ident="keyed")
+    created = send(doc, "POST", "/Observation", body, 201, **{"Idempotency-Key": "obs-1"})
+    replayed = send(doc, "POST", "/Observation", body, 201, **{"Idempotency-Key": "obs-1"})
+    assert replayed.headers["Location"] == created.headers["Location"] and counts(app)["pregnancy_tests"] == \
+        before["pregnancy_tests"] + 1
+    check = {"resourceType": "Parameters", "parameter": [{"name": "case_number",
+                                                          "valueString": patient["rems_patient_id"]}]}
+    send(rph, "POST", "/GuidanceResponse/$rems-etasu", check, 200, **{"Idempotency-Key": "etasu-1"})
+    events = counts(app)["audit_events"]
+    send(rph, "POST", "/GuidanceResponse/$rems-etasu", check, 200, **{"Idempotency-Key": "etasu-1"})
+    assert counts(app)["audit_events"] == events  # the answer replayed, no second check.performed
