@@ -278,6 +278,8 @@ def _lab_result(resource: dict[str, Any], code: str, where: str, problems: Probl
         problems.add(f"{where}.valueQuantity", "The result's unit (valueQuantity.code or .unit) is required.",
                      "required")
     unit = "IU/L" if unit == "[IU]/L" else unit
+    if unit and len(str(unit)) > 20:
+        problems.add(f"{where}.valueQuantity", "A unit is at most 20 characters.")
     upper = None
     ranges = resource.get("referenceRange") or []
     if test in WITH_UPPER_LIMIT and ranges and isinstance(ranges[0], dict):
@@ -291,7 +293,7 @@ def _lab_result(resource: dict[str, Any], code: str, where: str, problems: Probl
             problems.add(f"{where}.effective", "When the specimen was collected is required: effective[x], or a "
                                                "DiagnosticReport in the same transaction listing this result.",
                          "required")
-    return {"test": code, "value": value, "unit": str(unit or "")[:20] if unit else None, "collected_on": collected,
+    return {"test": code, "value": value, "unit": str(unit) if unit else None, "collected_on": collected,
             "reference_upper": upper}
 
 
@@ -553,8 +555,11 @@ def patient_data(base: str, resource: dict[str, Any], where: str, rems_id: str) 
         if name_ not in ext:
             problems.add(f"{where}.extension", f"The extension {base}/fhir/StructureDefinition/{label} is required.",
                          "required")
+    for name_, value in (("family", family), ("given", given)):
+        if value and len(str(value)) > 100:
+            problems.add(f"{where}.name[0].{name_}", "A name is at most 100 characters.")
     problems.raise_any()
-    return {"first_name": str(given)[:100], "last_name": str(family)[:100], "date_of_birth": birth,
+    return {"first_name": str(given), "last_name": str(family), "date_of_birth": birth,
             "rems_patient_id": rems_id, **ext}
 
 

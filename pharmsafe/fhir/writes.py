@@ -14,7 +14,7 @@ from urllib.parse import parse_qsl
 
 from sqlalchemy import select
 
-from pharmsafe.errors import Conflict, Forbidden, NotFound, TooLarge, ValidationFailed
+from pharmsafe.errors import Conflict, Forbidden, MultipleMatches, NotFound, TooLarge, ValidationFailed
 from pharmsafe.fhir.inbound import FhirInvalid
 from pharmsafe.fhir.mapping import (
     Mapped,
@@ -147,19 +147,14 @@ def find_for_update(ctx: Ctx, user: User, resource_type: str, logical_id: str | 
         if not rows:
             raise NotFound(f"No {resource_type} has the identifier {system}|{value}.")
         if len(visible) > 1:
-            raise MultipleError(resource_type, system, value)
+            raise MultipleMatches(f"Several of your patients' {resource_type}s have the identifier {system}|{value}; "
+                                  "name one by its id.")
         record = (visible or rows)[0].record
         patient_id = int((visible or rows)[0].scope.partition(":")[2])
     patient = ctx.session.get(Patient, patient_id)
     if patient.prescriber_id != user.prescriber_id:
         raise Forbidden(f"The {resource_type} is not one of your patients' records.")
     return record
-
-
-def MultipleError(resource_type: str, system: str, value: str):  # noqa: N802 - reads as the error it builds
-    from pharmsafe.errors import MultipleMatches
-    return MultipleMatches(f"Several of your patients' {resource_type}s have the identifier {system}|{value}; "
-                           "name one by its id.")
 
 
 def _patient_of(ctx: Ctx, scope: str) -> Patient:

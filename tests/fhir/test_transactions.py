@@ -351,3 +351,20 @@ def test_every_fhir_post_honours_an_idempotency_key(world, app, parties):
     events = counts(app)["audit_events"]
     send(rph, "POST", "/GuidanceResponse/$rems-etasu", check, 200, **{"Idempotency-Key": "etasu-1"})
     assert counts(app)["audit_events"] == events  # the answer replayed, no second check.performed
+
+
+def test_what_cannot_be_stored_whole_is_refused_never_cut(world, app, parties):
+    pharmacy, _, prescriber, doc = parties
+    patient = world.patient(doc)
+    long_unit = lab(patient["rems_patient_id"], world.day(-1), "1742-6", 25, "U/L", ident="alt-long")
+    long_unit["valueQuantity"].update(unit="units per litre of serum", code="units per litre of serum")
+    send(doc, "POST", "/Observation", long_unit, 422)
+    long_unit["valueQuantity"].update(unit="U/L" + "x" * 17, code="U/L" + "x" * 17)  # 20 characters: stored whole
+    send(doc, "POST", "/Observation", long_unit, 201)
+    [stored] = doc.ok("GET", f"/patients/{patient['id']}")["lab_results"]
+    assert stored["unit"] == "U/L" + "x" * 17
+    named = new_patient("LONG-NAME", world.day(-60))
+    named["name"][0]["family"] = "R" * 101
+    before = counts(app)
+    send(doc, "POST", "", bundle(entry(named, 0, if_none_exist=f"identifier={REMS}|LONG-NAME")), 422)
+    assert counts(app) == before
