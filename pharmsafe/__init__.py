@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Flask
 
-from pharmsafe import fhir, http
+from pharmsafe import fhir, http, ncpdp
 from pharmsafe.api import api_bp
 from pharmsafe.clock import Clock
 from pharmsafe.config import instance_path, load_settings
@@ -38,8 +38,10 @@ def create_app(config: Mapping[str, Any] | None = None, *, clock: Clock | None =
     http.init_app(app, trusted_proxy_hops=settings["TRUSTED_PROXY_HOPS"])
     app.register_blueprint(api_bp)
     fhir.init_app(app)
+    ncpdp.init_app(app)
     register_web(app)
-    # The JSON API and the FHIR facade authenticate every request with a bearer token, never a cookie.
+    # The JSON API, the FHIR facade and NCPDP SCRIPT authenticate every request with a bearer token, never a cookie.
     csrf.exempt(api_bp)
     csrf.exempt(fhir.fhir_bp)
+    csrf.exempt(ncpdp.ncpdp_bp)
     return app
