@@ -34,22 +34,24 @@ ncpdp_bp = Blueprint("ncpdp", __name__, url_prefix="/ncpdp")
 
 
 def _now_text() -> str:
-    return format_instant(current_runtime().clock.now())
+    return format_instant(current_runtime().clock.now().replace(microsecond=0))
 
 
 def answer(message: Message, kind: str, code: str, description: str, status: int) -> Response:
     """A Message with the request's version attributes, its Header's To and From swapped, a new
     MessageID relating to the request's, and one Status or Error."""
-    ns = f"{{{message.namespace}}}" if message.namespace else ""
-    root = Element(f"{ns}Message", dict(message.versions))
-    header = SubElement(root, f"{ns}Header")
-    for name, value in (("To", message.sender), ("From", message.to), ("MessageID", uuid.uuid4().hex),
-                        ("RelatesToMessageID", message.message_id), ("SentTime", _now_text())):
+    # The request's namespace as the default one: names stay unprefixed, as senders write them.
+    root = Element("Message", {**({"xmlns": message.namespace} if message.namespace else {}), **message.versions})
+    header = SubElement(root, "Header")
+    for name, value, attributes in (("To", message.sender, message.sender_attributes),
+                                    ("From", message.to, message.to_attributes),
+                                    ("MessageID", uuid.uuid4().hex, {}),
+                                    ("RelatesToMessageID", message.message_id, {}), ("SentTime", _now_text(), {})):
         if value:
-            SubElement(header, f"{ns}{name}").text = value
-    outcome = SubElement(SubElement(root, f"{ns}Body"), f"{ns}{kind}")
-    SubElement(outcome, f"{ns}Code").text = code
-    SubElement(outcome, f"{ns}Description").text = description
+            SubElement(header, name, attributes).text = value
+    outcome = SubElement(SubElement(root, "Body"), kind)
+    SubElement(outcome, "Code").text = code
+    SubElement(outcome, "Description").text = description
     body = tostring(root, encoding="utf-8", xml_declaration=True)
     return current_app.response_class(body, status=status, mimetype="application/xml")
 

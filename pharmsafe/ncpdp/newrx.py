@@ -42,6 +42,9 @@ class Message:
     message_id: str | None = None
     to: str | None = None
     sender: str | None = None
+    # The Qualifier (and any other attribute) of To and From, which travel with them when swapped.
+    to_attributes: dict[str, str] = field(default_factory=dict)
+    sender_attributes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -87,8 +90,10 @@ def message_of(root: Element) -> Message:
     header = _child(root, "Header")
     if header is not None:
         message.message_id = _text(_child(header, "MessageID"))
-        message.to = _text(_child(header, "To"))
-        message.sender = _text(_child(header, "From"))
+        to, sender = _child(header, "To"), _child(header, "From")
+        message.to, message.sender = _text(to), _text(sender)
+        message.to_attributes = dict(to.attrib) if to is not None else {}
+        message.sender_attributes = dict(sender.attrib) if sender is not None else {}
     return message
 
 

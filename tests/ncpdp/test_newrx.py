@@ -93,6 +93,7 @@ def test_a_newrx_gets_status_010_and_reads_back_field_by_field(world, app, parti
                                                                "TransactionVersion": "2017071"}
     assert find(root, "Status/Code").text == "010"
     assert find(root, "Header/To").text == "EHR-1" and find(root, "Header/From").text == pharmacy["ncpdp_id"]
+    assert find(root, "Header/To").attrib == {"Qualifier": "C"} and b"ns0:" not in resp.get_data()
     assert find(root, "Header/RelatesToMessageID").text == "MSG-ORD-1"
     assert find(root, "Header/MessageID").text != "MSG-ORD-1" and find(root, "Header/SentTime").text.endswith("Z")
     rx_id = int(find(root, "Status/Description").text.split()[-1].rstrip("."))
