@@ -66,6 +66,14 @@ POLICY = {
     # Anyone of these roles may ask; what they may not see answers "failure", never 403 (INTEROP.md §4.2).
     ("POST", "/fhir/R4/GuidanceResponse/$rems-etasu"): {ADMIN, DOC, RPH, OTHER_DOC, OTHER_RPH},
     ("GET", "/fhir/R4/Questionnaire/isotretinoin-attestation"): PUBLIC,
+    # Writes are a prescriber's (own patients: judged once the body names them); the search answers
+    # each caller with what they may see.
+    ("POST", "/fhir/R4"): PRESCRIBERS,
+    ("POST", "/fhir/R4/<any(Observation, QuestionnaireResponse, MedicationRequest):resource_type>"): PRESCRIBERS,
+    ("PUT", "/fhir/R4/<any(Observation, QuestionnaireResponse):resource_type>"): PRESCRIBERS,
+    ("PUT", "/fhir/R4/<any(Observation, QuestionnaireResponse):resource_type>/<string:logical_id>"): PRESCRIBERS,
+    ("GET", "/fhir/R4/MedicationDispense"): {ADMIN, DOC, RPH, OTHER_DOC, OTHER_RPH},
+    ("POST", "/ncpdp/script"): PRESCRIBERS,
     ("GET", "/static/<path:filename>"): PUBLIC,
     ("GET", "/login"): PUBLIC,
     ("POST", "/login"): PUBLIC,
@@ -155,7 +163,7 @@ def scene(app, client):
               "prescription_id": rx["id"], "authorization_id": decision["authorization"]["id"],
               "decision_id": decision["id"], "logical_id": f"decision-{refused_decision}",
               "collection": "lab-results", "filename": "pharmsafe.css", "lock_id": lock_id,
-              "session_id": spare_session.id}
+              "session_id": spare_session.id, "resource_type": "Observation"}
     return apis, users, values
 
 
@@ -195,7 +203,7 @@ def test_access_matrix(app, scene):
         for actor in [ANON, AUDITOR, OTHER_DOC, OTHER_RPH, ADMIN, DOC, RPH]:
             if path.startswith("/api/"):
                 resp = apis[actor].call(method, path.removeprefix("/api/v1"), json={})
-            elif path.startswith("/fhir/"):  # bearer tokens, as the API
+            elif path.startswith(("/fhir/", "/ncpdp/")):  # bearer tokens, as the API
                 api = apis[actor]
                 resp = api.client.open(path, method=method,
                                        headers={"Authorization": f"Bearer {api.token}"} if api.token else {})
@@ -211,7 +219,7 @@ def test_access_matrix(app, scene):
                 if status in (401, 403) or (to_login and not signed_out):
                     problems.append((method, path, actor, status, "refused but allowed"))
             elif actor == ANON:
-                expected_ok = status == 401 if path.startswith(("/api/", "/fhir/")) else to_login
+                expected_ok = status == 401 if path.startswith(("/api/", "/fhir/", "/ncpdp/")) else to_login
                 if not expected_ok:
                     problems.append((method, path, actor, status, "anonymous not refused"))
             elif status != 403:

@@ -90,6 +90,8 @@ class _EvidenceOut(Schema):
     entered_in_error = fields.Boolean()
     entered_in_error_at = Instant(allow_none=True)
     entered_in_error_reason = fields.String(allow_none=True)
+    # Where it came in: web, api, fhir, ncpdp or system; null for records kept before sources were.
+    source = fields.String(allow_none=True, dump_only=True)
 
 
 class PregnancyTestOut(_EvidenceOut):

@@ -123,6 +123,8 @@ class PrescriptionOut(Schema):
     first_of_course = fields.Boolean(allow_none=True)
     status = fields.String()
     submitted_at = Instant()
+    # Where it came in: web, api, fhir, ncpdp or system; null for records kept before sources were.
+    source = fields.String(allow_none=True, dump_only=True)
 
 
 class PrescriptionDetailOut(PrescriptionOut):

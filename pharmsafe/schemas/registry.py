@@ -85,3 +85,5 @@ class PatientOut(Schema):
     home_pregnancy_tests_allowed = fields.Boolean()
     status = fields.String()
     created_at = Instant()
+    # Where it came in: web, api, fhir, ncpdp or system; null for records kept before sources were.
+    source = fields.String(allow_none=True, dump_only=True)

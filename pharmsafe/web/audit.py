@@ -25,8 +25,7 @@ bp.before_request(guard("auditor", "admin"))
 
 PAGE_SIZE = 50
 FILTERS = ("since", "until", "action", "subject", "source")
-SOURCE_OPTIONS = (("web", "Pages (forms)"), ("api", "JSON API"), ("fhir", "FHIR"), ("ncpdp", "NCPDP SCRIPT"),
-                  ("system", "System (scheduler, CLI)"))
+SOURCE_OPTIONS = tuple(present.SOURCE_LABELS.items())
 ACTIONS = ("decision.recorded", "authorization.issued", "authorization.expired", "authorization.reversed",
            "dispense.recorded", "evidence.recorded", "evidence.entered_in_error", "prescription.submitted",
            "registry.changed", "user.created", "user.changed", "user.login", "user.login_failed", "token.issued",
@@ -76,7 +75,7 @@ def _page(form: Form, filters, query: dict, status: int = 200):
     sources = {ev.id: _source_of(ev.payload) for ev in events}
     return render_template("audit/index.html", form=form, query=query, events=events, more=more,
                            before=before_id, action_options=[(a, a) for a in ACTIONS], source_options=SOURCE_OPTIONS,
-                           sources=sources, source_names=dict(SOURCE_OPTIONS),
+                           sources=sources,
                            downloads=DOWNLOADS,
                            zone=present.program_zone()), status
 

@@ -11,6 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from flask import Flask
+from markupsafe import Markup
 
 from pharmsafe.gates import GATE_ORDER, PRIMARY_METHODS, SECONDARY_METHODS, policy_zone
 from pharmsafe.runtime import current_runtime
@@ -260,7 +261,19 @@ def other_evidence_current_through(decision) -> str | None:
     return min(days).isoformat() if days else None
 
 
+# Where a record or an event came in (DESIGN.md §2's `source`), in a pharmacist's words.
+SOURCE_LABELS = {"web": "Form", "api": "JSON API", "fhir": "FHIR", "ncpdp": "NCPDP SCRIPT", "system": "System"}
+NOT_RECORDED = "Not recorded"
+
+
+def came_in(source: str | None) -> Markup:
+    """The source as words, in an element tests and styles can find by its code."""
+    label = SOURCE_LABELS.get(source or "", source or NOT_RECORDED)
+    return Markup('<span class="source" data-source="{}">{}</span>').format(source or "", label)
+
+
 def register_filters(app: Flask) -> None:
+    app.add_template_filter(came_in, "came_in")
     app.add_template_filter(local_time, "local")
     app.add_template_filter(yes_no, "yes_no")
     app.add_template_filter(number, "num")
