@@ -1,5 +1,6 @@
 """docs/walkthrough-fhir.sh against the real server: a prescription authorized through FHIR alone,
-dispensed through the JSON API and read back as FHIR; every answer it kept passes its R4B model."""
+dispensed through the JSON API and read back as FHIR; every answer it kept passes its R4B model,
+here and in a fresh virtual environment that holds fhir.resources alone (tests/fhir/outside.py)."""
 from __future__ import annotations
 
 import json
@@ -12,6 +13,7 @@ import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
 from tests.conftest import TEST_SETTINGS
+from tests.fhir.outside import validate_outside
 from tests.support import admin_token
 from tests.test_scheduler import free_port, stop, wait_for
 from tests.test_served import status
@@ -62,3 +64,11 @@ def test_the_walkthrough_authorizes_and_dispenses_through_fhir(walked):
     assert answers["medication-dispense-search"]["entry"][0]["resource"]["id"] == answers["medication-dispense"]["id"]
     for name, resource in answers.items():
         assert get_fhir_model_class(resource["resourceType"]).model_validate(resource).id == resource.get("id"), name
+
+
+def test_every_answer_of_the_walkthrough_validates_outside(walked, tmp_path):
+    _, answers = walked
+    resources = [answers[name] for name in ANSWERS]
+    result = validate_outside(tmp_path / "outside", resources)
+    assert result.returncode == 0 and result.failures == [], result.output
+    assert result.validated == len(ANSWERS) and "outside-venv" in result.location, result.output
