@@ -5,8 +5,11 @@ pharmacist records the patient's earlier dispenses at other pharmacies (transfer
 those their pharmacy recorded."""
 from __future__ import annotations
 
+import re
+from datetime import date
+
 from flask import Blueprint, flash, redirect, render_template, request, url_for
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, false, func, or_, select
 from werkzeug.exceptions import BadRequest
 
 from pharmsafe.errors import Forbidden, NotFound
@@ -24,7 +27,7 @@ from pharmsafe.services.dispensing import dispense_authorization
 from pharmsafe.services.evaluation import evaluate_prescription, get_prescription
 from pharmsafe.services.reads import decisions_of, latest_authorization
 from pharmsafe.services.transfers import record_transfer_in
-from pharmsafe.web import present
+from pharmsafe.web import present, worklist
 from pharmsafe.web.forms import Form, attempt
 from pharmsafe.web.locks import patient_lock, patient_locks
 from pharmsafe.web.session import current_user, guard
@@ -64,6 +67,40 @@ def _search_terms() -> str:
     return query
 
 
+def _matches(term: str):
+    """One search word: a part of the patient's or the prescriber's name or of the REMS patient ID;
+    a date of birth written YYYY-MM-DD; a prescription number (with its #, that number alone)."""
+    number = term.removeprefix("#")
+    is_number = number.isascii() and number.isdigit() and len(number) <= 12
+    if term.startswith("#"):  # a prescription number and nothing else
+        return Prescription.id == int(number) if is_number else false()
+    like = _like(term)
+    alternatives = [column.ilike(like, escape="\\") for column in (
+        Patient.first_name, Patient.last_name, Patient.rems_patient_id, Prescriber.first_name, Prescriber.last_name)]
+    if is_number:
+        alternatives.append(Prescription.id == int(number))
+    if ISO_DATE.fullmatch(term):
+        try:
+            alternatives.append(Patient.date_of_birth == date.fromisoformat(term))
+        except ValueError:
+            pass
+    return or_(*alternatives)
+
+
+ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _next_step(rx: Prescription, dispense_by, now) -> str:
+    """What happens next for a prescription of the full list, in a few words."""
+    if rx.status == PrescriptionStatus.AUTHORIZED and dispense_by is not None:
+        return "Pharmacist: dispense" if dispense_by > now else "Pharmacist: evaluate again (deadline passed)"
+    return {PrescriptionStatus.SUBMITTED: "Pharmacist: evaluate",
+            PrescriptionStatus.BLOCKED: "Prescriber: supply what is missing",
+            PrescriptionStatus.EXPIRED: "Pharmacist: evaluate again",
+            PrescriptionStatus.REVERSED: "Pharmacist: evaluate again, if it should be dispensed",
+            PrescriptionStatus.DISPENSED: "Nothing: dispensed"}.get(rx.status, "")
+
+
 @bp.get("/")
 def queue():
     user = current_user()
@@ -84,10 +121,7 @@ def queue():
     if status:
         stmt = stmt.where(Prescription.status == status)
     for term in query.split()[:5]:
-        like = _like(term)
-        stmt = stmt.where(or_(*(column.ilike(like, escape="\\") for column in (
-            Patient.first_name, Patient.last_name, Patient.rems_patient_id,
-            Prescriber.first_name, Prescriber.last_name))))
+        stmt = stmt.where(_matches(term))
     rank = case(QUEUE_RANK, value=Prescription.status, else_=len(QUEUE_RANK))
     rows = session.execute(stmt.order_by(rank, Authorization.dispense_by.asc().nulls_last(), Prescription.id.desc())
                            .offset((page - 1) * PAGE_SIZE).limit(PAGE_SIZE + 1)).all()
@@ -95,12 +129,19 @@ def queue():
                                   .group_by(Prescription.status)).all())
     pharmacy = session.get(Pharmacy, user.pharmacy_id)
     more, rows = len(rows) > PAGE_SIZE, rows[:PAGE_SIZE]
-    locks = patient_locks(session, [patient.id for _rx, patient, _prescriber, _by in rows],
-                          ctx.today_for(pharmacy.time_zone if pharmacy else None))
+    zone = present.pharmacy_zone(ctx, pharmacy)
+    # The worklists lead the unfiltered first page: what needs action now.
+    lists = (worklist.worklists(session, visible_prescriptions(user), ctx.now, zone)
+             if not (query or status) and page == 1 else None)
+    patient_ids = [patient.id for _rx, patient, _prescriber, _by in rows]
+    for bucket in (lists or {}).values():
+        patient_ids += [item.patient.id for item in bucket["items"]]
+    locks = patient_locks(session, patient_ids, ctx.today_for(pharmacy.time_zone if pharmacy else None))
     return render_template(
         "pharmacist/queue.html", rows=rows, more=more, page=page, query=query,
-        status=status, counts=counts, pharmacy=pharmacy, zone=present.pharmacy_zone(ctx, pharmacy),
-        now=ctx.now, time_left=present.time_left, locks=locks)
+        status=status, counts=counts, pharmacy=pharmacy, zone=zone, now=ctx.now, time_left=present.time_left,
+        locks=locks, lists=lists, list_titles=worklist.TITLES, list_size=worklist.LIST_SIZE,
+        deadline_kind=lambda by: worklist.deadline_kind(by, ctx.now, zone), next_step=_next_step)
 
 
 def _load(prescription_id: int):

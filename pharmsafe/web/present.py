@@ -114,6 +114,11 @@ def local_time(value: datetime | None, zone: ZoneInfo | None = None, *, seconds:
     return value.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z" if seconds else "%Y-%m-%d %H:%M %Z")
 
 
+def hour(value: datetime, zone: ZoneInfo | None = None) -> str:
+    """The time of day alone, for a deadline that is today: "23:59 EST"."""
+    return value.astimezone(zone or program_zone()).strftime("%H:%M %Z")
+
+
 def time_left(deadline: datetime | None, now: datetime) -> str:
     if deadline is None:
         return ""
@@ -275,6 +280,7 @@ def came_in(source: str | None) -> Markup:
 def register_filters(app: Flask) -> None:
     app.add_template_filter(came_in, "came_in")
     app.add_template_filter(local_time, "local")
+    app.add_template_filter(hour, "hour")
     app.add_template_filter(yes_no, "yes_no")
     app.add_template_filter(number, "num")
     app.add_template_filter(method_name, "method_name")
