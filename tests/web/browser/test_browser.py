@@ -24,6 +24,8 @@ pytestmark = pytest.mark.browser
 
 DOCS_SCREENSHOT = ROOT / "docs" / "screenshots" / "pharmacist-prescription.png"
 DOCS_LOCKED_SCREENSHOT = ROOT / "docs" / "screenshots" / "pharmacist-patient-locked.png"
+DOCS_QUEUE_SCREENSHOT = ROOT / "docs" / "screenshots" / "pharmacist-queue.png"
+DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
 PASSING = {"pass", "not_applicable"}
 
 
@@ -124,7 +126,7 @@ def test_prescriber_submits_and_pharmacist_dispenses_once(live, person):
     # The pharmacist finds it in the queue and evaluates it: every gate passes.
     rph = person(pharmacist)
     expect(rph).to_have_url(re.compile(r"/pharmacist/$"))
-    rph.get_by_label("Search by patient or prescriber").fill("okafor")
+    rph.get_by_label("Search", exact=True).fill("okafor")
     rph.get_by_role("button", name="Search").click()
     screenshot(rph, "pharmacist-queue")
     rph.get_by_role("link", name=f"#{rx_id}").click()
@@ -251,6 +253,65 @@ def test_a_test_collected_eight_days_ago_fails_its_row_with_the_unblock_hint(liv
     phone = person(scene["pharmacist"], width=390, height=844)
     phone.goto(rph.url)
     screenshot(phone, "pharmacist-blocked-phone")
+
+
+def worklist_scene(seed) -> dict:
+    """One pharmacy's day: a window closing today, one tomorrow, a blocked prescription and one
+    waiting for evaluation (the clock reads 2026-11-26 10:00 in New York)."""
+    pharmacy, prescriber = seed.pharmacy(), seed.prescriber()
+    out = {"pharmacist": seed.user("pharmacist", pharmacy_id=pharmacy)}
+    for name, test_day, evaluate in (("today", -6, True), ("tomorrow", -5, True), ("blocked", -8, True),
+                                     ("waiting", -2, False)):
+        patient = seed.patient(prescriber)
+        seed.ready_evidence(patient, test_day=test_day)
+        out[name] = seed.prescription(prescriber, patient, pharmacy)
+        if evaluate:
+            seed.evaluate(out[name])
+    return out
+
+
+def bottom_in_screens(page, locator) -> float:
+    """Where the element ends, in screens from the top of the page (1.0: the bottom of the first)."""
+    box = locator.bounding_box()
+    scrolled = page.evaluate("window.scrollY")
+    return (box["y"] + scrolled + box["height"]) / page.viewport_size["height"]
+
+
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_the_queue_leads_with_what_needs_action_and_the_page_with_the_one_action(live, person, size):
+    day = worklist_scene(live.seed)
+    rph = person(day["pharmacist"], **size)
+    rph.goto("/pharmacist/")
+    today = rph.locator('[data-worklist="closing_today"]')
+    expect(today.locator(f'[data-work-item="{day["today"]}"]')).to_contain_text("Closes today at 23:59 EST")
+    expect(today).to_contain_text("Pharmacist: Dispense before 23:59 today")
+    expect(rph.locator('[data-worklist="closing_soon"]')).to_contain_text(f"#{day['tomorrow']}")
+    blocked = rph.locator(f'[data-worklist="blocked"] [data-work-item="{day["blocked"]}"]')
+    expect(blocked).to_contain_text("Pregnancy test:")
+    expect(blocked).to_contain_text("Prescriber: Record a negative confirmatory pregnancy test")
+    expect(rph.locator('[data-worklist="waiting"]')).to_contain_text(f"#{day['waiting']}")
+    # What closes today is on the first screen, at either size.
+    assert bottom_in_screens(rph, today.locator(".work-item").first) <= 1.0
+    name = "pharmacist-worklists" + ("-phone" if size is PHONE else "")
+    shot = screenshot(rph, name)
+    if size is DESKTOP:
+        docs_copy(shot, DOCS_QUEUE_SCREENSHOT)
+
+    # From the list to the prescription: the deadline and Dispense lead, the checklist follows.
+    today.get_by_role("link", name=f"#{day['today']}").click()
+    expect(rph.locator("[data-next-action]")).to_have_attribute("data-next-action", "dispense")
+    dispense = rph.get_by_role("button", name="Dispense")
+    expect(dispense).to_be_visible()
+    assert bottom_in_screens(rph, dispense) <= (1.0 if size is DESKTOP else 2.0)
+    assert bottom_in_screens(rph, dispense) < bottom_in_screens(rph, rph.locator("#gates-heading"))
+    screenshot(rph, name.replace("worklists", "closing-today"))
+
+    # A blocked one says why at the top, and Evaluate is on the first screen.
+    rph.goto(f"/pharmacist/prescriptions/{day['blocked']}")
+    expect(rph.locator(".outcome")).not_to_contain_text("below")
+    expect(rph.get_by_role("heading", name="What is missing")).to_be_visible()
+    assert bottom_in_screens(rph, rph.get_by_role("button", name="Evaluate")) <= (1.0 if size is DESKTOP else 2.0)
+    screenshot(rph, name.replace("worklists", "blocked-top"))
 
 
 def test_auditor_downloads_the_csv_and_finds_the_dispense(live, person):
