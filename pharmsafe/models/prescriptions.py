@@ -51,6 +51,8 @@ class Decision(Base):
     gates: Mapped[list] = mapped_column(JSON)
     # Evidence references ("pregnancy_test:17") the gates relied on, for reversal on entered-in-error.
     cited: Mapped[list] = mapped_column(JSON)
+    # An automatic re-evaluation's trigger: the evidence whose arrival ran it ("pregnancy_test:17").
+    triggered_by: Mapped[str | None] = mapped_column(String(64))
 
     authorization: Mapped[Authorization | None] = relationship(
         primaryjoin="Authorization.decision_id == Decision.id", uselist=False, viewonly=True)

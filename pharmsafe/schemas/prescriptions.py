@@ -58,6 +58,10 @@ class DecisionOut(Schema):
     stage = fields.String()
     outcome = fields.String()
     evaluated_at = Instant()
+    # Who ran it ("user:<id>", "system:reevaluation") and, for an automatic re-evaluation, the
+    # evidence whose arrival ran it ("pregnancy_test:17").
+    evaluated_by = fields.String()
+    triggered_by = fields.String(allow_none=True)
     policy = fields.Method("_policy")
     dispense_by = Instant(allow_none=True)
     dispense_by_source = fields.Dict(allow_none=True)

@@ -72,7 +72,7 @@ class ProgramConfig:
 @dataclass(frozen=True)
 class Ctx:
     session: Session
-    actor: str  # "user:<id>", "system:cli", "system:scheduler"
+    actor: str  # "user:<id>", "system:cli", "system:scheduler", "system:reevaluation"
     now: datetime
     config: ProgramConfig = ProgramConfig()
     # How passwords are hashed (PHARMSAFE_PASSWORD_HASHING; the tests' cheap profile never in production).

@@ -1,6 +1,8 @@
 """Evaluate a prescription: run every gate, record the decision, issue or reverse authorizations."""
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import joinedload
 
@@ -14,6 +16,11 @@ from pharmsafe.models.statuses import AuthorizationStatus, PrescriptionStatus
 from pharmsafe.services.authorizations import reverse_active
 from pharmsafe.services.context import Ctx
 from pharmsafe.services.facts import load_facts
+
+# The actor of an evaluation that new evidence ran (DESIGN.md §2).
+REEVALUATION_ACTOR = "system:reevaluation"
+# session.info: the decisions re-evaluation recorded in this unit of work, for the edge to report.
+REEVALUATED_KEY = "pharmsafe.reevaluated"
 
 # Built once: run on every evaluation. A superseded authorization's decision is read for its
 # policy alone (the audit event names it), not its gates.
@@ -38,13 +45,15 @@ def get_prescription(ctx: Ctx, prescription_id: int, *, for_update: bool = False
     return rx
 
 
-def record_decision(ctx: Ctx, rx: Prescription, result: GateDecision, *, stage: str) -> Decision:
+def record_decision(ctx: Ctx, rx: Prescription, result: GateDecision, *, stage: str,
+                    triggered_by: str | None = None) -> Decision:
     row = Decision(
         prescription_id=rx.id, stage=stage, outcome=result.outcome, evaluated_at=result.evaluated_at,
         evaluated_by=ctx.actor, policy_name=result.policy_name, policy_version=result.policy_version,
         policy_effective_from=result.policy_effective_from,
         dispense_by=result.dispense_by, dispense_by_source=result.dispense_by_source,
         gates=[g.to_dict() for g in result.gates], cited=sorted(result.cited_evidence()),
+        triggered_by=triggered_by,
     )
     ctx.session.add(row)
     ctx.session.flush()
@@ -55,7 +64,8 @@ def record_decision(ctx: Ctx, rx: Prescription, result: GateDecision, *, stage: 
                           "policy_effective_from": result.policy_effective_from,
                           "dispense_by": result.dispense_by,
                           "dispense_by_source": result.dispense_by_source,
-                          "gates": [g.to_dict() for g in result.gates]})
+                          "gates": [g.to_dict() for g in result.gates],
+                          **({"triggered_by": triggered_by} if triggered_by else {})})
     return row
 
 
@@ -79,8 +89,35 @@ def evaluate_prescription(ctx: Ctx, prescription: int | Prescription) -> tuple[D
     return decision, auth
 
 
-def _record_evaluation(ctx: Ctx, rx: Prescription, result: GateDecision) -> tuple[Decision, Authorization | None]:
-    decision = record_decision(ctx, rx, result, stage="evaluation")
+def reevaluate_blocked(ctx: Ctx, patient_id: int, trigger: str) -> list[Decision]:
+    """New evidence (``trigger``, "pregnancy_test:17") arrived for the patient: each of their blocked
+    prescriptions is evaluated again, in the same unit of work, as ``system:reevaluation``, and the
+    decision names the trigger. An authorization it issues is dispensed by a pharmacist, as any other."""
+    blocked = ctx.session.scalars(
+        select(Prescription).where(Prescription.patient_id == patient_id,
+                                   Prescription.status == PrescriptionStatus.BLOCKED)
+        .order_by(Prescription.id).with_for_update().execution_options(populate_existing=True)).all()
+    system = replace(ctx, actor=REEVALUATION_ACTOR)
+    decisions = []
+    for rx in blocked:
+        result = run_gates(system, rx)
+        with audit_batch(ctx.session):
+            decisions.append(_record_evaluation(system, rx, result, triggered_by=trigger)[0])
+    ctx.session.info.setdefault(REEVALUATED_KEY, []).extend(decisions)
+    return decisions
+
+
+def reevaluated(ctx: Ctx) -> list[Decision]:
+    """The decisions new evidence recorded so far in this unit of work, the latest per prescription."""
+    latest: dict[int, Decision] = {}
+    for decision in ctx.session.info.get(REEVALUATED_KEY, []):
+        latest[decision.prescription_id] = decision
+    return list(latest.values())
+
+
+def _record_evaluation(ctx: Ctx, rx: Prescription, result: GateDecision,
+                       triggered_by: str | None = None) -> tuple[Decision, Authorization | None]:
+    decision = record_decision(ctx, rx, result, stage="evaluation", triggered_by=triggered_by)
     current = ctx.session.scalars(_ACTIVE_FOR_PRESCRIPTION, {"prescription_id": rx.id}).all()
     reverse_active(ctx, current, "superseded", {"decision_id": decision.id})
     # Set before the next flush, so that the prescription is written once (not "reversed" by the

@@ -9,6 +9,7 @@ from pharmsafe.gates import normalize_lab_test
 from pharmsafe.models import Attestation, LabResult, PregnancyTest, TransferIn
 from pharmsafe.services.authorizations import reverse_citing, reverse_for_patient
 from pharmsafe.services.context import Ctx
+from pharmsafe.services.evaluation import reevaluate_blocked
 from pharmsafe.services.registry import get_patient
 from pharmsafe.services.validation import refuse_future_dates
 
@@ -39,7 +40,7 @@ def record_pregnancy_test(ctx: Ctx, patient_id: int, data: dict[str, Any],
     if test.result == "positive":
         # Rulebook §2: a positive test reverses every active authorization of the patient at once.
         reverse_for_patient(ctx, patient_id, "positive_pregnancy_test", {"evidence": f"pregnancy_test:{test.id}"})
-    return test
+    return arrived(ctx, patient_id, test)
 
 
 # The LOINC code recorded when a result names its test instead of a code.
@@ -89,12 +90,18 @@ def record_lab_result(ctx: Ctx, patient_id: int, data: dict[str, Any],
     reference_upper = None if data.get("reference_upper") is None else stored("reference_upper", positive=True)
     row = dict(data, test=test, loinc=given if given[:1].isdigit() else DEFAULT_LOINC[test],
                value=stored("value", positive=False), reference_upper=reference_upper)
-    return _record(ctx, LabResult, patient_id, row, audit_extra)
+    return arrived(ctx, patient_id, _record(ctx, LabResult, patient_id, row, audit_extra))
 
 
 def record_attestation(ctx: Ctx, patient_id: int, data: dict[str, Any],
                        audit_extra: dict[str, Any] | None = None) -> Attestation:
-    return _record(ctx, Attestation, patient_id, data, audit_extra)
+    return arrived(ctx, patient_id, _record(ctx, Attestation, patient_id, data, audit_extra))
+
+
+def arrived(ctx: Ctx, patient_id: int, row):
+    """New evidence is on record: the patient's blocked prescriptions are evaluated again with it."""
+    reevaluate_blocked(ctx, patient_id, f"{row.evidence_type}:{row.id}")
+    return row
 
 
 def get_evidence(ctx: Ctx, collection: str, patient_id: int, evidence_id: int):

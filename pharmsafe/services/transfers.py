@@ -8,6 +8,7 @@ from pharmsafe.audit import append_event
 from pharmsafe.errors import Conflict, ValidationFailed
 from pharmsafe.models import Pharmacy, TransferIn
 from pharmsafe.services.context import Ctx
+from pharmsafe.services.evidence import arrived
 from pharmsafe.services.registry import get_patient
 from pharmsafe.services.rma import normalise_rma, rma_in_use
 from pharmsafe.services.validation import refuse_future_dates
@@ -39,4 +40,4 @@ def record_transfer_in(ctx: Ctx, patient_id: int, pharmacy_id: int, data: dict[s
     append_event(ctx.session, action="evidence.recorded", actor=ctx.actor, subject=f"transfer_in:{row.id}",
                  now=ctx.now, payload={"patient_id": patient_id, "type": "transfer_in", "pharmacy_id": pharmacy_id,
                                        **dict(data, rma_number=number)})
-    return row
+    return arrived(ctx, patient_id, row)

@@ -24,7 +24,7 @@ from pharmsafe.services import evidence
 from pharmsafe.services.access import require_prescription_access, visible_prescriptions
 from pharmsafe.services.authorizations import is_past, reverse_authorization
 from pharmsafe.services.dispensing import dispense_authorization
-from pharmsafe.services.evaluation import evaluate_prescription, get_prescription
+from pharmsafe.services.evaluation import evaluate_prescription, get_prescription, reevaluated
 from pharmsafe.services.reads import decisions_of, latest_authorization
 from pharmsafe.services.transfers import record_transfer_in
 from pharmsafe.web import present, worklist
@@ -283,8 +283,9 @@ def new_transfer_in(prescription_id: int):
     ok, _row = attempt(form, act)
     if not ok:
         return _transfer_page("pharmacist/transfer_in_form.html", form, **context)
-    flash("Transfer-in recorded: it counts as an earlier dispense from now on. Evaluate again to apply it.",
-          "success")
+    notice = present.reevaluation_notice(reevaluated(ctx))
+    flash("Transfer-in recorded: it counts as an earlier dispense from now on."
+          + (" " + notice if notice else " Evaluate again to apply it."), "success")
     return redirect(url_for(".prescription", prescription_id=rx.id), 303)
 
 

@@ -32,7 +32,7 @@ from pharmsafe.services.access import (
     visible_patients,
     visible_prescriptions,
 )
-from pharmsafe.services.evaluation import get_prescription
+from pharmsafe.services.evaluation import get_prescription, reevaluated
 from pharmsafe.services.prescriptions import submit_prescription
 from pharmsafe.services.reads import latest_decisions
 from pharmsafe.web import present
@@ -226,6 +226,9 @@ def new_evidence(patient_id: int, collection: str):
     if not ok:
         return _form_page(template, form, **context)
     flash(done, "success")
+    notice = present.reevaluation_notice(reevaluated(ctx))
+    if notice:
+        flash(notice, "success")
     return redirect(url_for(".patient", patient_id=patient.id), 303)
 
 

@@ -237,6 +237,23 @@ def _label(key: str) -> str:
     return EVIDENCE_LABELS.get(key) or key.replace("_", " ").capitalize()
 
 
+def evidence_reference(reference: str | None) -> str:
+    """"pregnancy_test:17" in words: "Pregnancy test #17"."""
+    kind, _, ident = (reference or "").partition(":")
+    return f"{EVIDENCE_REFERENCES.get(kind, kind)} #{ident}" if ident else (reference or "")
+
+
+def reevaluation_notice(decisions) -> str | None:
+    """What new evidence did to the blocked prescriptions, for the flash after recording it."""
+    if not decisions:
+        return None
+    said = []
+    for d in decisions:
+        outcome = "now authorized: the pharmacy can dispense it" if d.outcome == "authorized" else "still blocked"
+        said.append(f"prescription #{d.prescription_id} is {outcome}")
+    return "Evaluated again with it: " + "; ".join(said) + "."
+
+
 def deadline_source(source: dict | None) -> str:
     """What sets dispense_by, in words: "Pregnancy test (pregnancy_test:4), counts through 2026-12-01"."""
     if not source:
@@ -281,6 +298,7 @@ def register_filters(app: Flask) -> None:
     app.add_template_filter(came_in, "came_in")
     app.add_template_filter(local_time, "local")
     app.add_template_filter(hour, "hour")
+    app.add_template_filter(evidence_reference, "evidence_ref")
     app.add_template_filter(yes_no, "yes_no")
     app.add_template_filter(number, "num")
     app.add_template_filter(method_name, "method_name")

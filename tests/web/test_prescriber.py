@@ -385,3 +385,22 @@ def test_another_prescribers_patient_cannot_be_edited(seed, doc):
     token = doc.csrf_token("/prescriber/patients/new")
     resp = doc.client.post(edit_page(scene["patient"]), data={"status": "deactivated", "csrf_token": token})
     assert resp.status_code == 403
+
+
+def test_recording_what_was_missing_moves_the_blocked_prescription_and_says_so(seed, doctor, doc, signed_in):
+    patient = seed.patient(doctor["prescriber"])
+    seed.ready_evidence(patient, test_day=-8)
+    rx = seed.prescription(doctor["prescriber"], patient, doctor["pharmacy"])
+    assert seed.evaluate(rx) is None  # blocked: the confirmatory test is 8 days old
+    resp = doc.submit(f"{patient_page(patient)}/pregnancy-tests/new", {
+        "specimen_collected_on": seed.day(0).isoformat(), "result": "negative", "specimen": "serum",
+        "setting": "medical", "clia_number": "05D1234567"})
+    assert resp.status_code == 303
+    page = text(doc.get(patient_page(patient)))
+    assert f"Evaluated again with it: prescription #{rx} is now authorized: the pharmacy can dispense it." in page
+    shown = text(doc.get(f"/prescriber/prescriptions/{rx}"))
+    assert re.search(r"automatically when Pregnancy test #\d+ was recorded, under ipledge", shown), shown
+    rph = signed_in(seed.user("pharmacist", pharmacy_id=doctor["pharmacy"]))
+    pharmacist_page = rph.get(f"/pharmacist/prescriptions/{rx}")
+    assert 'data-outcome="authorized"' in pharmacist_page.get_data(as_text=True)
+    assert "by system:reevaluation, automatically when Pregnancy test #" in text(pharmacist_page)
