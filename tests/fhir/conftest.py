@@ -12,7 +12,9 @@ from pharmsafe.runtime import runtime_of
 from tests.support import World
 
 BASE = "http://127.0.0.1:5000"
-FIXTURES = Path(__file__).resolve().parents[3] / "shared" / "fixtures" / "fhir-r4"
+# HL7's own R4 example resources and StructureDefinitions (CC0), kept in the repository as they were
+# published: tests/fhir/hl7/MANIFEST.md lists each file with its sha256.
+FIXTURES = Path(__file__).resolve().parent / "hl7"
 LOINC, SNOMED, UCUM = "http://loinc.org", "http://snomed.info/sct", "http://unitsofmeasure.org"
 NPI = "http://hl7.org/fhir/sid/us-npi"
 NCPDP = "http://terminology.hl7.org/CodeSystem/NCPDPProviderIdentificationNumber"

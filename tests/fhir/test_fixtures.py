@@ -160,3 +160,18 @@ def test_hl7s_examples_pass_the_r4b_models(name):
     """So that a failure on PharmSafe's own resources is PharmSafe's."""
     resource = fixture(name)
     get_fhir_model_class(resource["resourceType"]).model_validate(resource)
+
+
+def test_the_kept_examples_are_hl7s_as_published():
+    """Every file the manifest lists is here with its published sha256, and nothing else is."""
+    import hashlib
+    import re
+
+    from tests.fhir.conftest import FIXTURES
+
+    listed = dict((name, digest) for digest, name in
+                  re.findall(r"^([0-9a-f]{64})  (\S+)$", (FIXTURES / "MANIFEST.md").read_text(), flags=re.M))
+    assert len(listed) >= 27
+    assert {p.name for p in FIXTURES.glob("*.json")} == set(listed)
+    for name, digest in listed.items():
+        assert hashlib.sha256((FIXTURES / name).read_bytes()).hexdigest() == digest, name
