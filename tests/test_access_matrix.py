@@ -114,6 +114,7 @@ POLICY = {
     **{(m, r): {DOC} for m, r in (
         ("GET", "/prescriber/patients/<int:patient_id>"),
         ("GET", "/prescriber/prescriptions/<int:prescription_id>"),
+        ("POST", "/prescriber/prescriptions/<int:prescription_id>/readiness"),
         ("GET", "/prescriber/patients/<int:patient_id>/<any('pregnancy-tests', 'lab-results', 'attestations'):collection>/new"),
         ("POST", "/prescriber/patients/<int:patient_id>/<any('pregnancy-tests', 'lab-results', 'attestations'):collection>/new"),
         ("GET", "/prescriber/patients/<int:patient_id>/<any('pregnancy-tests', 'lab-results', 'attestations'):collection>/<int:evidence_id>/entered-in-error"),

@@ -15,6 +15,17 @@ from pharmsafe.services.validation import refuse_future_dates
 def submit_prescription(ctx: Ctx, prescriber_id: int, data: dict[str, Any],
                         audit_extra: dict[str, Any] | None = None) -> Prescription:
     """``audit_extra`` joins the audit payload (a sender's identifier)."""
+    rx = draft_prescription(ctx, prescriber_id, data)
+    ctx.session.add(rx)
+    ctx.session.flush()
+    append_event(ctx.session, action="prescription.submitted", actor=ctx.actor, subject=f"prescription:{rx.id}",
+                 now=ctx.now, payload={"prescriber_id": prescriber_id, **data, **(audit_extra or {})})
+    return rx
+
+
+def draft_prescription(ctx: Ctx, prescriber_id: int, data: dict[str, Any]) -> Prescription:
+    """The prescription ``data`` describes, checked as a submission is, and not added to the session:
+    what a readiness check runs the gates on before it is sent."""
     errors: dict[str, list[str]] = {}
     patient = ctx.session.get(Patient, data["patient_id"])
     if patient is None or patient.prescriber_id != prescriber_id:
@@ -29,10 +40,5 @@ def submit_prescription(ctx: Ctx, prescriber_id: int, data: dict[str, Any],
         errors["drug"] = ["PharmSafe handles isotretinoin only; this drug is not handled by this program."]
     if errors:
         raise ValidationFailed(errors)
-    rx = Prescription(prescriber_id=prescriber_id, status=PrescriptionStatus.SUBMITTED, submitted_at=ctx.now,
-                      submitted_by=ctx.actor, source=ctx.source, **data)
-    ctx.session.add(rx)
-    ctx.session.flush()
-    append_event(ctx.session, action="prescription.submitted", actor=ctx.actor, subject=f"prescription:{rx.id}",
-                 now=ctx.now, payload={"prescriber_id": prescriber_id, **data, **(audit_extra or {})})
-    return rx
+    return Prescription(prescriber_id=prescriber_id, status=PrescriptionStatus.SUBMITTED, submitted_at=ctx.now,
+                        submitted_by=ctx.actor, source=ctx.source, **data)

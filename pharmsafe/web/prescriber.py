@@ -4,11 +4,14 @@ clearance of a positive pregnancy test among it), withdraw it, and submit a pres
 positive pregnancy test is shown as locked, with the two ways out."""
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import select
+from werkzeug.exceptions import BadRequest
 
 from pharmsafe.http.unit import get_session, make_ctx
 from pharmsafe.models import (
@@ -33,7 +36,8 @@ from pharmsafe.services.access import (
     visible_prescriptions,
 )
 from pharmsafe.services.evaluation import get_prescription, reevaluated
-from pharmsafe.services.prescriptions import submit_prescription
+from pharmsafe.services.prescriptions import draft_prescription, submit_prescription
+from pharmsafe.services.readiness import check_readiness, readiness_event
 from pharmsafe.services.reads import latest_decisions
 from pharmsafe.web import present
 from pharmsafe.web.forms import Form, attempt
@@ -269,20 +273,72 @@ def new_prescription():
         return _form_page("prescriber/prescription_form.html", form, **context)
     form = Form.from_request()
 
-    def act():
-        data = PrescriptionIn().load({
+    def load():
+        return PrescriptionIn().load({
             "patient_id": form.record_id("patient_id"), "pharmacy_id": form.record_id("pharmacy_id"),
             "drug": form.text("drug"), "ndc": form.text("ndc"), "strength_mg": form.text("strength_mg"),
             "quantity": form.text("quantity"), "days_supply": form.integer("days_supply"),
             "refills": form.integer("refills"), "written_on": form.text("written_on"),
             "first_of_course": form.choice("first_of_course", YES_NO)})
-        return submit_prescription(ctx, current_user().prescriber_id, data)
 
-    ok, rx = attempt(form, act)
+    if form.text("intent") == "check":
+        # The readiness check before sending: the same gates, nothing stored but the check.
+        def check():
+            data = load()
+            return check_readiness(ctx, draft_prescription(ctx, current_user().prescriber_id, data), draft=data)
+
+        ok, checked = attempt(form, check)
+        readiness = _readiness(checked[1].gates, form.record_id("patient_id"), checked[0]) if ok else None
+        return _form_page("prescriber/prescription_form.html", form, readiness=readiness, zone=present.program_zone(),
+                          **context)
+
+    ok, rx = attempt(form, lambda: submit_prescription(ctx, current_user().prescriber_id, load()))
     if not ok:
         return _form_page("prescriber/prescription_form.html", form, **context)
     flash("Prescription submitted to the pharmacy.", "success")
     return redirect(url_for(".prescription", prescription_id=rx.id), 303)
+
+
+# The form that supplies what a failing gate needs, for the readiness check's links.
+SUPPLIED_BY = {"pregnancy_test": ("pregnancy-tests", None, "Record a pregnancy test"),
+               "labs": ("lab-results", None, "Record a lab result"),
+               "contraception": ("attestations", "contraception", "Record the contraception attestation"),
+               "comprehension": ("attestations", "comprehension", "Record the comprehension attestation"),
+               "counseling": ("attestations", "counseling", "Record the counseling attestation")}
+# What no form of the prescriber's supplies: who does.
+SUPPLIED_ELSEWHERE = {"pharmacy": "The pharmacy's REMS activation is recorded by an administrator.",
+                      "prescriber": "Your license and certification are recorded by an administrator.",
+                      "prescription": "Change the prescription: a new one with the fields the rules allow."}
+
+
+def _readiness(gate_results, patient_id, event) -> dict:
+    """The check as the page shows it: each failing or warning gate with the link that supplies it."""
+    rows = present.gate_rows(SimpleNamespace(gates=[g if isinstance(g, dict) else g.to_dict() for g in gate_results]))
+    items = []
+    for row in rows:
+        if row.status not in ("fail", "warn"):
+            continue
+        link = label = None
+        if row.gate in SUPPLIED_BY:
+            collection, kind, label = SUPPLIED_BY[row.gate]
+            if row.gate == "pregnancy_test" and "PREGNANCY_TEST_POSITIVE" in {f.code for f in row.findings} | {row.code}:
+                collection, kind, label = "attestations", "pregnancy_excluded", "Record a pregnancy-excluded clearance"
+            link = url_for(".new_evidence", patient_id=patient_id, collection=collection, **({"kind": kind} if kind else {}))
+        elif row.gate == "patient":
+            link, label = url_for(".edit_patient", patient_id=patient_id), "Edit the patient's enrolment"
+        items.append({"row": row, "link": link, "label": label, "elsewhere": SUPPLIED_ELSEWHERE.get(row.gate)})
+    return {"event_id": event.id, "ready": not any(i["row"].status == "fail" for i in items), "items": items,
+            "checked_at": event.occurred_at, "passed": sum(1 for r in rows if r.status == "pass")}
+
+
+@bp.post("/prescriptions/<int:prescription_id>/readiness")
+def check_prescription(prescription_id: int):
+    """The readiness check after sending: shown back from its audit event (post, redirect, get)."""
+    ctx = _ctx()
+    rx = get_prescription(ctx, prescription_id)
+    require_prescription_access(current_user(), rx)
+    event, _result = check_readiness(ctx, rx)
+    return redirect(url_for(".prescription", prescription_id=rx.id, check=event.id), 303)
 
 
 @bp.get("/prescriptions/<int:prescription_id>")
@@ -290,6 +346,13 @@ def prescription(prescription_id: int):
     ctx = _ctx()
     rx = get_prescription(ctx, prescription_id)
     require_prescription_access(current_user(), rx)
+    readiness = None
+    check_id = request.args.get("check", "")
+    if check_id:
+        if not (check_id.isascii() and check_id.isdigit() and len(check_id) <= 12):
+            raise BadRequest("The check must be a readiness check's number, such as 12.")
+        event = readiness_event(ctx, int(check_id), actor=current_user().actor, subject=f"prescription:{rx.id}")
+        readiness = _readiness(json.loads(event.payload)["gates"], rx.patient_id, event)
     session = get_session()
     pharmacy = session.get(Pharmacy, rx.pharmacy_id)
     latest = latest_decisions(get_session(), [rx.id]).get(rx.id)
@@ -298,4 +361,4 @@ def prescription(prescription_id: int):
         lock=patient_lock(session, rx.patient_id, ctx.today),
         latest=latest, gates=present.gate_rows(latest), failures=present.failures(latest),
         current_through=present.other_evidence_current_through(latest),
-        zone=present.pharmacy_zone(ctx, pharmacy))
+        zone=present.pharmacy_zone(ctx, pharmacy), readiness=readiness)

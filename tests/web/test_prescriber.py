@@ -404,3 +404,59 @@ def test_recording_what_was_missing_moves_the_blocked_prescription_and_says_so(s
     pharmacist_page = rph.get(f"/pharmacist/prescriptions/{rx}")
     assert 'data-outcome="authorized"' in pharmacist_page.get_data(as_text=True)
     assert "by system:reevaluation, automatically when Pregnancy test #" in text(pharmacist_page)
+
+
+def readiness(resp) -> dict[str, str]:
+    section = re.search(r'<section class="readiness.*?</section>', resp.get_data(as_text=True), flags=re.S)
+    assert section, "no readiness check on the page"
+    return dict(re.findall(r'<li data-gate="([a-z_]+)" data-status="([a-z_]+)"', section.group(0)))
+
+
+def test_a_readiness_check_before_sending_runs_the_gates_and_stores_nothing_but_the_check(
+        seed, doctor, doc, count, app):
+    from pharmsafe.models import AuditEvent, Decision
+    patient = seed.patient(doctor["prescriber"])
+    seed.ready_evidence(patient, test_day=-8)
+    before = (count(Prescription), count(Decision))
+    draft = {"patient_id": str(patient), "pharmacy_id": str(doctor["pharmacy"]), "drug": "isotretinoin",
+             "ndc": "0591-2434-15", "strength_mg": "20", "quantity": "60", "days_supply": "30", "refills": "0",
+             "written_on": seed.day(0).isoformat(), "first_of_course": ""}
+    resp = doc.submit("/prescriber/prescriptions/new", {**draft, "intent": "check"})
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and 'data-readiness="missing"' in html
+    assert readiness(resp) == {"pregnancy_test": "fail"}
+    assert f'href="/prescriber/patients/{patient}/pregnancy-tests/new" data-supplies="pregnancy_test"' in html
+    assert input_value(resp, "days_supply") == "30"  # the form keeps what was typed
+    assert (count(Prescription), count(Decision)) == before
+    with runtime_of(app).session_factory() as s:
+        check = s.query(AuditEvent).filter_by(action="check.performed").one()
+    assert check.subject == f"patient:{patient}" and '"kind":"readiness"' in check.payload.replace(" ", "")
+
+    # A refused draft is a refused form: field messages, no check.
+    bad = doc.submit("/prescriber/prescriptions/new", {**draft, "days_supply": "x", "intent": "check"})
+    assert bad.status_code == 422 and "data-readiness" not in bad.get_data(as_text=True)
+    assert count(AuditEvent, AuditEvent.action == "check.performed") == 1
+
+    # Sent once the test is recorded: the check after sending is ready, shown again from its event.
+    seed.pregnancy_test(patient, 0)
+    sent = doc.submit("/prescriber/prescriptions/new", draft)
+    assert sent.status_code == 303
+    page = sent.headers["Location"]
+    checked = doc.submit(f"{page}/readiness", page=page)
+    assert checked.status_code == 303 and "?check=" in checked.headers["Location"]
+    shown = doc.get(checked.headers["Location"])
+    assert 'data-readiness="ready"' in shown.get_data(as_text=True) and readiness(shown) == {}
+    assert count(Decision) == before[1] and count(AuditEvent, AuditEvent.action == "check.performed") == 2
+
+
+def test_a_check_is_shown_only_to_who_ran_it_on_that_prescription(seed, doctor, doc, signed_in):
+    patient = seed.patient(doctor["prescriber"])
+    seed.ready_evidence(patient)
+    rx = seed.prescription(doctor["prescriber"], patient, doctor["pharmacy"])
+    other = seed.prescription(doctor["prescriber"], patient, doctor["pharmacy"])
+    location = doc.submit(f"/prescriber/prescriptions/{rx}/readiness", page=f"/prescriber/prescriptions/{rx}")
+    check = location.headers["Location"].rsplit("=", 1)[1]
+    assert doc.get(f"/prescriber/prescriptions/{other}?check={check}").status_code == 404
+    assert doc.get(f"/prescriber/prescriptions/{rx}?check=abc").status_code == 400
+    colleague = signed_in(seed.user("prescriber", prescriber_id=doctor["prescriber"]))
+    assert colleague.get(f"/prescriber/prescriptions/{rx}?check={check}").status_code == 404
