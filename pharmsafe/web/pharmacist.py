@@ -6,15 +6,16 @@ those their pharmacy recorded."""
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, timedelta
+from decimal import Decimal
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from sqlalchemy import and_, case, false, func, or_, select
 from werkzeug.exceptions import BadRequest
 
-from pharmsafe.errors import Forbidden, NotFound
+from pharmsafe.errors import Conflict, Forbidden, NotFound
 from pharmsafe.http.unit import get_session, make_ctx
-from pharmsafe.models import Authorization, Patient, Pharmacy, Prescriber, Prescription, TransferIn
+from pharmsafe.models import Authorization, Dispense, Patient, Pharmacy, Prescriber, Prescription, TransferIn
 from pharmsafe.models.statuses import AuthorizationStatus, PrescriptionStatus, values
 from pharmsafe.schemas.common import UNSTORABLE
 from pharmsafe.schemas.evidence import ReasonIn
@@ -26,6 +27,7 @@ from pharmsafe.services.authorizations import is_past, reverse_authorization
 from pharmsafe.services.dispensing import dispense_authorization
 from pharmsafe.services.evaluation import evaluate_prescription, get_prescription, reevaluated
 from pharmsafe.services.reads import decisions_of, latest_authorization
+from pharmsafe.services.rma import normalise_rma
 from pharmsafe.services.transfers import record_transfer_in
 from pharmsafe.web import present, worklist
 from pharmsafe.web.forms import Form, attempt
@@ -226,11 +228,35 @@ def dispense(prescription_id: int):
                                       rma_do_not_dispense_after=data.get("rma_do_not_dispense_after"),
                                       acknowledged_warnings=data.get("acknowledged_warnings") or [])
 
-    ok, _row = attempt(form, act)
+    def act_once():
+        try:
+            return act()
+        except Conflict as exc:
+            if exc.code == "already_dispensed" and _repeated_dispense(ctx, auth, form):
+                return None  # the same person's second click on the same form: the first one's answer
+            raise
+
+    ok, _row = attempt(form, act_once)
     if not ok:
         return render_prescription(ctx, rx, dispense_form=form, message=form.message, status=form.status)
     flash("Dispensed and recorded.", "success")
     return redirect(url_for(".prescription", prescription_id=rx.id), 303)
+
+
+# A form sent again this soon by the person whose dispense it made is their repeated click (a
+# double-click over a slow link), answered as the first was; anything else stays "already dispensed".
+REPEAT_WINDOW = timedelta(minutes=10)
+
+
+def _repeated_dispense(ctx, auth: Authorization, form: Form) -> bool:
+    done = get_session().scalar(select(Dispense).where(Dispense.authorization_id == auth.id))
+    if done is None or done.dispensed_by != ctx.actor or ctx.now - done.dispensed_at > REPEAT_WINDOW:
+        return False
+    try:
+        quantity = Decimal(form.text("quantity") or "x")
+    except ArithmeticError:
+        return False
+    return quantity == Decimal(done.quantity) and normalise_rma(form.text("rma_number")) == done.rma_number
 
 
 @bp.post("/prescriptions/<int:prescription_id>/reverse")

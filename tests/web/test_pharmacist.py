@@ -183,7 +183,7 @@ def test_dispense_then_a_second_dispense_of_the_same_form_is_refused(scene, rph,
     done = rph.get(page(scene["rx"]))
     assert outcome(done) == "dispensed" and "RMA number RMA-1001 (do not dispense after 2026-11-30)" in text(done)
     assert ">Dispense</button>" not in done.get_data(as_text=True)
-    # The same form sent again (a second tab, a double click) reaches the service and is refused.
+    # The same request from another form (another RMA number: a second tab) reaches the service and is refused.
     token = rph.csrf_token(page(scene["rx"]))
     again = rph.client.post(f"{page(scene['rx'])}/dispense", data={
         "authorization_id": auth_id, "quantity": "60", "rma_number": "RMA-1002",
@@ -301,3 +301,32 @@ def test_under_eu_ppp_times_show_in_the_pharmacys_zone_and_no_rma_is_asked(eu_ap
     # A transfer-in's RMA number is optional where the policy has no RMA.
     transfer_form = rph.get(f"{page(rx)}/transfers-in/new").get_data(as_text=True)
     assert '<label for="f-rma-number">RMA number <span class="optional">(optional)</span></label>' in transfer_form
+
+
+def test_the_same_form_sent_again_by_the_same_person_soon_after_gets_the_first_answer(seed, scene, rph, count,
+                                                                                     signed_in, app):
+    evaluate(rph, scene["rx"])
+    html = rph.get(page(scene["rx"])).get_data(as_text=True)
+    form = {"authorization_id": re.search(r'name="authorization_id" value="(\d+)"', html).group(1),
+            "quantity": "60", "rma_number": "rma-2001 ", "rma_do_not_dispense_after": "2026-11-30"}
+
+    def send(who, **over):
+        return who.client.post(f"{page(scene['rx'])}/dispense",
+                               data={**form, **over, "csrf_token": who.csrf_token(page(scene["rx"]))})
+
+    assert send(rph).status_code == 303
+    clock = runtime_of(app).clock
+    clock.advance(minutes=10)  # exactly at the end of the window: still the same click
+    again = send(rph, rma_number="RMA-2001")  # the RMA as normalised
+    assert again.status_code == 303 and again.headers["Location"] == page(scene["rx"])
+    assert "Dispensed and recorded." in text(rph.get(page(scene["rx"])))
+    assert count(Dispense) == 1
+    # Another pharmacist of the pharmacy sending the same fields: refused.
+    colleague = signed_in(seed.user("pharmacist", pharmacy_id=scene["pharmacy"]))
+    assert send(colleague).status_code == 409
+    # Another quantity, or one second past the window: refused.
+    assert send(rph, quantity="59").status_code == 409
+    clock.advance(seconds=1)
+    late = send(rph)
+    assert late.status_code == 409 and "has already been dispensed" in text(late)
+    assert count(Dispense) == 1

@@ -375,3 +375,77 @@ def test_sign_in_with_a_wrong_password_and_sign_out(live, person):
     expect(page).to_have_url(re.compile(r"/audit/$"))
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_text("You are signed out.")).to_be_visible()
+
+
+def contrast(a: str, b: str) -> float:
+    """WCAG contrast ratio of two CSS rgb()/rgba() colours."""
+    def luminance(css: str) -> float:
+        r, g, b = (int(float(v)) / 255 for v in re.findall(r"[\d.]+", css)[:3])
+        lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
+        return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+    hi, lo = sorted((luminance(a), luminance(b)), reverse=True)
+    return (hi + 0.05) / (lo + 0.05)
+
+
+def background_of(page, selector: str) -> str:
+    """The first opaque background behind the element."""
+    return page.eval_on_selector(selector, """el => {
+        for (let n = el.parentElement; n; n = n.parentElement) {
+            const bg = getComputedStyle(n).backgroundColor;
+            if (bg && !bg.startsWith('rgba(0, 0, 0, 0)') && bg !== 'transparent') return bg;
+        }
+        return 'rgb(255, 255, 255)';
+    }""")
+
+
+def test_a_double_click_on_dispense_dispenses_once_and_answers_with_the_first_result(live, person):
+    scene = live.seed.scene(evaluate=True)
+    rph = person(scene["pharmacist"])
+    rph.goto(f"/pharmacist/prescriptions/{scene['rx']}")
+    # A slow link: every POST waits 700 ms before it leaves the browser.
+    def slow(route):
+        if route.request.method == "POST":
+            rph.wait_for_timeout(700)
+        route.continue_()
+    rph.route("**/dispense", slow)
+    rph.get_by_label("RMA number").fill("RMA-DBL-1")
+    rph.get_by_label("Do not dispense after").fill("2026-11-30")
+    rph.get_by_role("button", name="Dispense").dblclick()
+    expect(rph.locator("[data-outcome]")).to_have_attribute("data-outcome", "dispensed")
+    expect(rph.get_by_text("Dispensed and recorded.")).to_be_visible()
+    expect(rph.get_by_role("alert")).to_have_count(0)
+    screenshot(rph, "pharmacist-double-click-dispensed")
+
+
+def test_the_server_answers_a_resent_dispense_form_with_the_first_result(live, person):
+    """Without the page's script (a second tab, a resend): the same person, the same RMA, soon after."""
+    scene = live.seed.scene(evaluate=True)
+    rph = person(scene["pharmacist"])
+    rph.goto(f"/pharmacist/prescriptions/{scene['rx']}")
+    second = rph.context.new_page()
+    second.goto(rph.url)
+    for page in (rph, second):
+        page.get_by_label("RMA number").fill("RMA-DBL-2")
+        page.get_by_label("Do not dispense after").fill("2026-11-30")
+    rph.get_by_role("button", name="Dispense").click()
+    expect(rph.locator("[data-outcome]")).to_have_attribute("data-outcome", "dispensed")
+    second.get_by_role("button", name="Dispense").click()
+    expect(second.get_by_text("Dispensed and recorded.")).to_be_visible()
+    expect(second.get_by_role("alert")).to_have_count(0)
+
+
+def test_focus_moves_to_what_to_fix_and_the_ring_is_visible(live, person):
+    scene = live.seed.scene(evaluate=True)
+    rph = person(scene["pharmacist"], width=390, height=844)
+    rph.goto(f"/pharmacist/prescriptions/{scene['rx']}")
+    rph.get_by_role("button", name="Dispense").click()  # no RMA: refused
+    alert = rph.get_by_role("alert")
+    expect(alert).to_be_focused()
+    expect(alert).to_be_in_viewport()
+    screenshot(rph, "pharmacist-refused-focus-phone")
+    # The focus ring against what it sits on: a field on the page, a button in the dark top bar.
+    for selector in ("#f-rma-number", ".topbar button"):
+        rph.focus(selector)
+        style = rph.eval_on_selector(selector, "el => [getComputedStyle(el).outlineStyle, getComputedStyle(el).outlineColor, getComputedStyle(el).outlineWidth]")
+        assert style[0] == "solid" and float(style[2].rstrip("px")) >= 2, style
+        assert contrast(style[1], background_of(rph, selector)) >= 3.0, (selector, style)
