@@ -13,9 +13,10 @@ from pharmsafe.services.users import open_web_session
 from tests.support import World
 from tests.web.conftest import Pages
 
-ANON, ADMIN, DOC, OTHER_DOC, RPH, OTHER_RPH, AUDITOR = (
-    "anonymous", "admin", "prescriber", "other_prescriber", "pharmacist", "other_pharmacist", "auditor")
-SIGNED_IN = {ADMIN, DOC, OTHER_DOC, RPH, OTHER_RPH, AUDITOR}
+ANON, ADMIN, DOC, OTHER_DOC, RPH, OTHER_RPH, AUDITOR, TECH = (
+    "anonymous", "admin", "prescriber", "other_prescriber", "pharmacist", "other_pharmacist", "auditor",
+    "technician")
+SIGNED_IN = {ADMIN, DOC, OTHER_DOC, RPH, OTHER_RPH, AUDITOR, TECH}
 PRESCRIBERS, PHARMACISTS = {DOC, OTHER_DOC}, {RPH, OTHER_RPH}
 PUBLIC = SIGNED_IN | {ANON}
 
@@ -121,6 +122,18 @@ POLICY = {
         ("POST", "/prescriber/patients/<int:patient_id>/<any('pregnancy-tests', 'lab-results', 'attestations'):collection>/<int:evidence_id>/entered-in-error"))},
 }
 
+# `TECH` works at RPH's pharmacy: reads and searches as its pharmacists do, records transfers-in,
+# never evaluates, dispenses, reverses or withdraws (DESIGN.md §5).
+for _key in [("GET", "/api/v1/prescribers"), ("GET", "/api/v1/patients"), ("GET", "/api/v1/patients/<int:patient_id>"),
+             ("POST", "/api/v1/patients/<int:patient_id>/transfers-in"), ("GET", "/api/v1/prescriptions"),
+             ("GET", "/api/v1/prescriptions/<int:prescription_id>"), ("GET", "/api/v1/authorizations/<int:authorization_id>"),
+             ("GET", "/fhir/R4/GuidanceResponse/<int:decision_id>"),
+             ("GET", "/fhir/R4/MedicationDispense/<string:logical_id>"), ("GET", "/fhir/R4/MedicationDispense"),
+             ("GET", "/pharmacist/"), ("GET", "/pharmacist/prescriptions/<int:prescription_id>"),
+             ("GET", "/pharmacist/prescriptions/<int:prescription_id>/transfers-in/new"),
+             ("POST", "/pharmacist/prescriptions/<int:prescription_id>/transfers-in/new")]:
+    POLICY[_key] = POLICY[_key] | {TECH}
+
 
 def registered_routes(app) -> set[tuple[str, str]]:
     return {(m, r.rule) for r in app.url_map.iter_rules() for m in r.methods - {"HEAD", "OPTIONS"}}
@@ -138,6 +151,7 @@ def scene(app, client):
     _, other_doc = world.prescriber_api()
     _, other_rph = world.pharmacist_api()
     _, auditor = world.user("auditor")
+    _, tech = world.user("technician", pharmacy_id=rx["pharmacy_id"])
     spare, _ = world.user("auditor")
     lab = next(r for r in doc.ok("GET", f"/patients/{patient['id']}")["lab_results"])
     # A refused dispense attempt (no RMA: recorded, the authorization stays active): a MedicationDispense.
@@ -155,10 +169,10 @@ def scene(app, client):
         token_id = s.scalar(select(ApiToken.id).where(ApiToken.user_id == spare["id"]))
         users = {t: s.scalar(select(User.id).join(ApiToken).where(ApiToken.token_hash == _hash(a.token)))
                  for t, a in ((ADMIN, world.admin), (DOC, doc), (OTHER_DOC, other_doc), (RPH, rph),
-                              (OTHER_RPH, other_rph), (AUDITOR, auditor))}
+                              (OTHER_RPH, other_rph), (AUDITOR, auditor), (TECH, tech))}
         assert s.get(LabResult, lab["id"]) is not None
     apis = {ADMIN: world.admin, DOC: doc, OTHER_DOC: other_doc, RPH: rph, OTHER_RPH: other_rph, AUDITOR: auditor,
-            ANON: world.anon}
+            TECH: tech, ANON: world.anon}
     values = {"user_id": spare["id"], "token_id": token_id, "pharmacy_id": rx["pharmacy_id"],
               "prescriber_id": rx["prescriber_id"], "patient_id": patient["id"], "evidence_id": lab["id"],
               "prescription_id": rx["id"], "authorization_id": decision["authorization"]["id"],
@@ -201,7 +215,7 @@ def test_access_matrix(app, scene):
     problems = []
     for (method, rule), allowed in sorted(POLICY.items()):
         path = concrete(rule, values)
-        for actor in [ANON, AUDITOR, OTHER_DOC, OTHER_RPH, ADMIN, DOC, RPH]:
+        for actor in [ANON, AUDITOR, OTHER_DOC, OTHER_RPH, TECH, ADMIN, DOC, RPH]:
             if path.startswith("/api/"):
                 resp = apis[actor].call(method, path.removeprefix("/api/v1"), json={})
             elif path.startswith(("/fhir/", "/ncpdp/")):  # bearer tokens, as the API

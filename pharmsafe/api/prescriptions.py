@@ -7,6 +7,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from pharmsafe.api.blueprint import api_bp
 from pharmsafe.api.common import ctx, current_user, load_body, load_query, paginate, roles
+from pharmsafe.errors import Forbidden
 from pharmsafe.http.idempotency import idempotent
 from pharmsafe.http.unit import get_session
 from pharmsafe.models import Authorization, Prescription
@@ -39,7 +40,7 @@ def create_prescription():
 
 
 @api_bp.get("/prescriptions")
-@roles("pharmacist", "prescriber")
+@roles("pharmacist", "technician", "prescriber")
 def list_prescriptions():
     query = load_query(PrescriptionQuery())
     stmt = select(Prescription).where(visible_prescriptions(current_user()))
@@ -56,7 +57,7 @@ def prescription_detail(rx: Prescription) -> dict:
 
 
 @api_bp.get("/prescriptions/<int:prescription_id>")
-@roles("pharmacist", "prescriber")
+@roles("pharmacist", "technician", "prescriber")
 def get_prescription_view(prescription_id: int):
     rx = get_prescription(ctx(), prescription_id)
     require_prescription_access(current_user(), rx)
@@ -78,13 +79,18 @@ def evaluate(prescription_id: int):
 def _own_authorization(authorization_id: int, *, admin_ok: bool = False) -> Authorization:
     auth = get_authorization(ctx(), authorization_id)
     user = current_user()
-    if not (admin_ok and user.role == "admin"):
-        require_pharmacy(user, auth.pharmacy_id, f"Authorization {auth.id}")
+    if admin_ok and user.role == "admin":
+        return auth
+    if admin_ok and user.role == "technician":  # a read: the pharmacy's own, as its pharmacists read it
+        if user.pharmacy_id != auth.pharmacy_id:
+            raise Forbidden(f"Authorization {auth.id} belongs to another pharmacy.")
+        return auth
+    require_pharmacy(user, auth.pharmacy_id, f"Authorization {auth.id}")
     return auth
 
 
 @api_bp.get("/authorizations/<int:authorization_id>")
-@roles("pharmacist", "admin")
+@roles("pharmacist", "technician", "admin")
 def get_authorization_view(authorization_id: int):
     return jsonify(AuthorizationOut().dump(_own_authorization(authorization_id, admin_ok=True)))
 

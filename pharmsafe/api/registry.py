@@ -25,7 +25,7 @@ from pharmsafe.schemas.transfers import TransferInOut
 from pharmsafe.services import registry as svc
 from pharmsafe.services.access import require_patient_access, visible_patients
 
-ALL_ROLES = ("admin", "prescriber", "pharmacist", "auditor")
+ALL_ROLES = ("admin", "prescriber", "pharmacist", "technician", "auditor")
 
 
 @api_bp.post("/pharmacies")
@@ -58,7 +58,7 @@ def create_prescriber():
 
 
 @api_bp.get("/prescribers")
-@roles("admin", "pharmacist")
+@roles("admin", "pharmacist", "technician")
 def list_prescribers():
     return jsonify(paginate(select(Prescriber), Prescriber.id, load_query(PageQuery()).get("cursor"), PrescriberOut().dump))
 
@@ -86,7 +86,7 @@ def create_patient():
 
 
 @api_bp.get("/patients")
-@roles("admin", "prescriber", "pharmacist")
+@roles("admin", "prescriber", "pharmacist", "technician")
 def list_patients():
     stmt = select(Patient).where(visible_patients(current_user()))
     return jsonify(paginate(stmt, Patient.id, load_query(PageQuery()).get("cursor"), PatientOut().dump))
@@ -109,7 +109,7 @@ def _patient_detail(patient: Patient) -> dict:
 
 
 @api_bp.get("/patients/<int:patient_id>")
-@roles("admin", "prescriber", "pharmacist")
+@roles("admin", "prescriber", "pharmacist", "technician")
 def get_patient(patient_id: int):
     patient = svc.get_patient(ctx(), patient_id)
     require_patient_access(get_session(), current_user(), patient)

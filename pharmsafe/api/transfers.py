@@ -17,7 +17,7 @@ from pharmsafe.services.transfers import record_transfer_in
 
 
 @api_bp.post("/patients/<int:patient_id>/transfers-in")
-@roles("pharmacist")
+@roles("pharmacist", "technician")
 def record_transfer(patient_id: int):
     c = ctx()
     user = current_user()

@@ -51,7 +51,7 @@ def _outcome(status, code, message, fields=None, details=None) -> tuple[Response
 
 
 @fhir_bp.get("/GuidanceResponse/<int:decision_id>")
-@roles("pharmacist", "prescriber", "admin")
+@roles("pharmacist", "technician", "prescriber", "admin")
 def read_guidance_response(decision_id: int):
     """A recorded decision (either stage): the pharmacist of the routed pharmacy, the prescriber
     who wrote it, or an admin."""
@@ -68,7 +68,7 @@ def read_guidance_response(decision_id: int):
 
 
 @fhir_bp.get("/MedicationDispense/<string:logical_id>")
-@roles("pharmacist", "prescriber", "admin")
+@roles("pharmacist", "technician", "prescriber", "admin")
 def read_medication_dispense(logical_id: str):
     """`dispense-{id}` (a dispense, completed) or `decision-{id}` (a refused dispense attempt,
     declined); a blocked evaluation is no MedicationDispense."""
@@ -95,7 +95,7 @@ def read_medication_dispense(logical_id: str):
 
 
 @fhir_bp.get("/MedicationDispense")
-@roles("pharmacist", "prescriber", "admin")
+@roles("pharmacist", "technician", "prescriber", "admin")
 def search_medication_dispenses():
     """Dispenses and refused dispense attempts the caller may see, newest first, 50 a page."""
     query = search.parse(request.args, _base_url())

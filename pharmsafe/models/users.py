@@ -8,7 +8,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from pharmsafe.db import Base
 from pharmsafe.models.types import UTCDateTime
 
-ROLES = ("admin", "prescriber", "pharmacist", "auditor")
+ROLES = ("admin", "prescriber", "pharmacist", "technician", "auditor")
+# Linked to one pharmacy, and reading what is routed to it as its pharmacists do: a technician
+# searches, reads and prepares (records transfers-in), and never evaluates, dispenses or reverses.
+PHARMACY_STAFF = ("pharmacist", "technician")
 
 
 class User(Base):

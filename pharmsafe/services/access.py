@@ -7,6 +7,7 @@ from sqlalchemy import exists, select
 
 from pharmsafe.errors import Forbidden
 from pharmsafe.models import Patient, Prescription, User
+from pharmsafe.models.users import PHARMACY_STAFF
 
 
 def can_see_patient(session, user: User, patient: Patient) -> bool:
@@ -14,7 +15,7 @@ def can_see_patient(session, user: User, patient: Patient) -> bool:
         return True
     if user.role == "prescriber":
         return patient.prescriber_id == user.prescriber_id
-    if user.role == "pharmacist":
+    if user.role in PHARMACY_STAFF:
         return session.scalar(select(exists().where(Prescription.patient_id == patient.id,
                                                     Prescription.pharmacy_id == user.pharmacy_id)))
     return False
@@ -34,7 +35,7 @@ def visible_patients(user: User):
     """A filter for the patients list."""
     if user.role == "prescriber":
         return Patient.prescriber_id == user.prescriber_id
-    if user.role == "pharmacist":
+    if user.role in PHARMACY_STAFF:
         return Patient.id.in_(select(Prescription.patient_id).where(Prescription.pharmacy_id == user.pharmacy_id))
     return True
 
@@ -42,7 +43,7 @@ def visible_patients(user: User):
 def can_see_prescription(user: User, rx: Prescription) -> bool:
     if user.role == "prescriber":
         return rx.prescriber_id == user.prescriber_id
-    if user.role == "pharmacist":
+    if user.role in PHARMACY_STAFF:
         return rx.pharmacy_id == user.pharmacy_id
     return False
 

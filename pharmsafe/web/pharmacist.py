@@ -35,7 +35,14 @@ from pharmsafe.web.locks import patient_lock, patient_locks
 from pharmsafe.web.session import current_user, guard
 
 bp = Blueprint("pharmacist", __name__, url_prefix="/pharmacist")
-bp.before_request(guard("pharmacist"))
+bp.before_request(guard("pharmacist", "technician"))
+
+
+def _pharmacist_only() -> None:
+    """Evaluate, Dispense, Reverse and withdrawing a transfer-in are a pharmacist's alone."""
+    if current_user().role != "pharmacist":
+        raise Forbidden("Only a pharmacist evaluates, dispenses or reverses; a technician prepares "
+                        "(searches, reads, records transfers-in).")
 
 PAGE_SIZE = 50
 # The queue reads top-down as work: waiting first, then ready to hand out, then blocked, then done.
@@ -200,6 +207,7 @@ def prescription(prescription_id: int):
 
 @bp.post("/prescriptions/<int:prescription_id>/evaluate")
 def evaluate(prescription_id: int):
+    _pharmacist_only()
     ctx, rx = _load(prescription_id)
     form = Form()
     ok, result = attempt(form, lambda: evaluate_prescription(ctx, rx.id))
@@ -215,6 +223,7 @@ def evaluate(prescription_id: int):
 
 @bp.post("/prescriptions/<int:prescription_id>/dispense")
 def dispense(prescription_id: int):
+    _pharmacist_only()
     ctx, rx = _load(prescription_id)
     form = Form.from_request(lists=("acknowledged_warnings",))
     auth = _authorization(rx, form)
@@ -261,6 +270,7 @@ def _repeated_dispense(ctx, auth: Authorization, form: Form) -> bool:
 
 @bp.post("/prescriptions/<int:prescription_id>/reverse")
 def reverse(prescription_id: int):
+    _pharmacist_only()
     ctx, rx = _load(prescription_id)
     form = Form.from_request()
     auth = _authorization(rx, form)
@@ -318,6 +328,7 @@ def new_transfer_in(prescription_id: int):
 @bp.route("/prescriptions/<int:prescription_id>/transfers-in/<int:evidence_id>/entered-in-error",
           methods=["GET", "POST"])
 def transfer_in_entered_in_error(prescription_id: int, evidence_id: int):
+    _pharmacist_only()
     ctx, rx = _load(prescription_id)
     user = current_user()
     row = evidence.get_evidence(ctx, "transfers-in", rx.patient_id, evidence_id)

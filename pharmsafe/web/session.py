@@ -29,10 +29,11 @@ ROLE_HOMES = {
     "admin": "admin.index",
     "prescriber": "prescriber.index",
     "pharmacist": "pharmacist.queue",
+    "technician": "pharmacist.queue",
     "auditor": "audit.index",
 }
 ROLE_NAMES = {"admin": "administrators", "prescriber": "prescribers", "pharmacist": "pharmacists",
-              "auditor": "auditors"}
+              "technician": "technicians", "auditor": "auditors"}
 
 DEVICE_COOKIE = "pharmsafe_device"
 DEVICE_MAX_AGE = timedelta(days=90)
