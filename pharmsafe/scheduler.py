@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import smtplib
 import socket
 import threading
 
@@ -18,9 +19,11 @@ from pharmsafe.audit.anchor_writer import anchor_quietly, write_anchor
 from pharmsafe.audit.verify import record_checkpoint
 from pharmsafe.clock import utcnow
 from pharmsafe.leader import leader_lock
-from pharmsafe.models import SchedulerHeartbeat
+from pharmsafe.mail import send_mail
+from pharmsafe.models import Notification, SchedulerHeartbeat, User
 from pharmsafe.runtime import runtime_of
 from pharmsafe.services.authorizations import expire_stale_authorizations
+from pharmsafe.services.notifications import claim_mail, mail_settled, notify
 
 log = logging.getLogger("pharmsafe.scheduler")
 ACTOR = "system:scheduler"
@@ -37,6 +40,36 @@ def run_expiry_sweep(app: Flask, *, actor: str = ACTOR) -> int:
         total += n
         if n < chunk:
             return total
+
+
+def send_notifications(app: Flask, *, actor: str = ACTOR) -> tuple[int, int]:
+    """Make the notifications of new events (one transaction), then mail the ones not mailed yet,
+    each claimed first and settled after its own send. Returns (made, mailed)."""
+    runtime = runtime_of(app)
+    settings = app.config["PHARMSAFE"]
+    smtp = settings["SMTP"]
+    with runtime.unit_of_work(actor) as ctx:
+        made = notify(ctx, base_url=settings["BASE_URL"], mail=smtp is not None)
+    if smtp is None:
+        return made, 0
+    with runtime.unit_of_work(actor) as ctx:
+        claimed = claim_mail(ctx.session, ctx.now)
+    mailed = 0
+    for notification_id in claimed:
+        with runtime.session_factory() as session:
+            row, to = session.execute(select(Notification, User.email).join(User, User.id == Notification.user_id)
+                                      .where(Notification.id == notification_id)).one()
+            subject, body = row.mail_subject, row.mail_body
+        try:
+            send_mail(smtp, to, subject, body)
+            sent = True
+        except (OSError, smtplib.SMTPException) as exc:  # tried again next run
+            log.warning("notification %s not mailed: %s", notification_id, type(exc).__name__)
+            sent = False
+        with runtime.unit_of_work(actor) as ctx:
+            mail_settled(ctx.session, notification_id, ctx.now, sent=sent)
+        mailed += sent
+    return made, mailed
 
 
 def write_checkpoint(app: Flask, *, actor: str = ACTOR) -> None:
@@ -68,7 +101,7 @@ def record_run(app: Flask, name: str) -> None:
 
 
 JOBS = {"expiry": run_expiry_sweep, "heartbeat": write_heartbeat, "checkpoint": write_checkpoint,
-        "anchor": write_audit_anchor}
+        "anchor": write_audit_anchor, "notify": send_notifications}
 
 
 def _job(app: Flask, name: str):
@@ -91,7 +124,7 @@ def build_scheduler(app: Flask) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(job_defaults={"coalesce": True, "max_instances": 1}, timezone="UTC")
     start = utcnow()  # the first sweep and heartbeat run at once, not one interval after start-up
     jobs = [("expiry", "EXPIRY_INTERVAL_SECONDS", start), ("heartbeat", "HEARTBEAT_INTERVAL_SECONDS", start),
-            ("checkpoint", "CHECKPOINT_INTERVAL_SECONDS", None)]
+            ("checkpoint", "CHECKPOINT_INTERVAL_SECONDS", None), ("notify", "EXPIRY_INTERVAL_SECONDS", start)]
     anchoring = runtime_of(app).anchoring
     if anchoring is not None and anchoring.can_sign:
         # The first anchor at once: the window in which events can vanish unseen starts small.

@@ -85,6 +85,9 @@ POLICY = {
     ("POST", "/account/sessions/<int:session_id>/end"): SIGNED_IN,
     ("POST", "/account/sessions/end-others"): SIGNED_IN,
     ("GET", "/account/password"): SIGNED_IN,
+    # A person's own inbox; another's notification is a 404 to everyone but its owner.
+    ("GET", "/inbox/"): SIGNED_IN,
+    ("POST", "/inbox/<int:notification_id>/open"): SIGNED_IN,
     ("POST", "/account/password"): SIGNED_IN,
     ("GET", "/api/v1/sign-in-locks"): {ADMIN},
     ("DELETE", "/api/v1/sign-in-locks/<int:lock_id>"): {ADMIN},
@@ -178,7 +181,7 @@ def scene(app, client):
               "prescription_id": rx["id"], "authorization_id": decision["authorization"]["id"],
               "decision_id": decision["id"], "logical_id": f"decision-{refused_decision}",
               "collection": "lab-results", "filename": "pharmsafe.css", "lock_id": lock_id,
-              "session_id": spare_session.id, "resource_type": "Observation"}
+              "session_id": spare_session.id, "resource_type": "Observation", "notification_id": 1}
     return apis, users, values
 
 

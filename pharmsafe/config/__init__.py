@@ -116,6 +116,36 @@ def _base_url(raw: Any) -> str:
     return value
 
 
+SMTP_SHAPE = "smtp://[user:password@]host[:port][?from=address&starttls=1], such as smtp://mail.example.org:587?starttls=1"
+
+
+def smtp_settings(raw: Any) -> dict[str, Any] | None:
+    """PHARMSAFE_SMTP_URL read and checked: None (the inbox alone) or host, port, credentials, the
+    sender's address and whether to STARTTLS."""
+    from urllib.parse import parse_qs, unquote, urlsplit
+
+    value = str(raw or "").strip()
+    if not value:
+        return None
+    try:
+        parts = urlsplit(value)
+        port = parts.port or 25
+        query = parse_qs(parts.query, strict_parsing=bool(parts.query))
+    except ValueError:
+        parts, port, query = None, 0, {}
+    unknown = set(query) - {"from", "starttls"}
+    if (parts is None or parts.scheme != "smtp" or not parts.hostname or unknown or parts.path not in ("", "/")
+            or parts.fragment or any(len(v) != 1 for v in query.values())
+            or query.get("starttls", ["0"])[0] not in ("0", "1")):
+        raise ConfigError(f"PHARMSAFE_SMTP_URL must be {SMTP_SHAPE}; empty for the inbox alone.")
+    sender = query.get("from", [f"pharmsafe@{parts.hostname}"])[0]
+    if "@" not in sender or any(c in sender for c in "\r\n"):
+        raise ConfigError("PHARMSAFE_SMTP_URL's from= must be an e-mail address.")
+    return {"host": parts.hostname, "port": port, "username": unquote(parts.username or "") or None,
+            "password": unquote(parts.password or "") or None, "sender": sender,
+            "starttls": query.get("starttls", ["0"])[0] == "1"}
+
+
 def instance_path() -> Path:
     """Where the default SQLite database and the demo's logins live: ``instance/`` of a checkout, else
     (an installed package) Flask's place for an installed app, ``<prefix>/var/pharmsafe-instance``."""
@@ -198,6 +228,7 @@ def validate(settings: dict[str, Any]) -> dict[str, Any]:
         raise ConfigError("PHARMSAFE_SECRET_KEY is a key shipped in the repository's config/ files; "
                           "production needs a secret of its own.")
     settings["BASE_URL"] = _base_url(settings.get("BASE_URL"))
+    settings["SMTP"] = smtp_settings(settings.get("SMTP_URL"))
     hashing = str(settings.get("PASSWORD_HASHING") or "").strip().lower()
     if hashing not in PASSWORD_PROFILES:
         raise ConfigError(f"PHARMSAFE_PASSWORD_HASHING must be 'argon2id' (or 'fast', never in production), "

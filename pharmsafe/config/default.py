@@ -27,6 +27,9 @@ PASSWORD_HASHING = "argon2id"
 # The service's public address (absolute http or https, no trailing slash): the base of the FHIR
 # facade's canonical URLs and identifier systems (INTEROP.md §1).
 BASE_URL = "http://127.0.0.1:5000"
+# Mail for notifications: smtp://[user:password@]host[:port][?from=address&starttls=1]. Empty: the
+# inbox alone (every notification is still made and shown on the pages).
+SMTP_URL = ""
 # Audit anchors (docs/security.md, "Audit anchors"): the chain's head signed with an Ed25519 private
 # key (`pharmsafe audit keygen --out DIR` writes one) and appended to the anchor file, kept outside the
 # database. Empty signing key: anchoring is off. The verify key (a public key) lets a process or host

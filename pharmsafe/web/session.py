@@ -23,6 +23,7 @@ from pharmsafe.http.unit import get_session, now
 from pharmsafe.models import User, WebSession
 from pharmsafe.services import users
 from pharmsafe.services.context import Ctx
+from pharmsafe.services.notifications import unread_count
 from pharmsafe.services.users import SESSION_IDLE, SESSION_MAX_AGE  # noqa: F401  (the limits live with the rows)
 
 ROLE_HOMES = {
@@ -180,4 +181,10 @@ def template_context() -> dict:
         user = current_user()
     except SQLAlchemyError:
         user = None
-    return {"current_user": user, "home_url": home_url(user) if user else url_for("auth.login")}
+    unread = 0
+    if user is not None:
+        try:
+            unread = unread_count(get_session(), user.id)
+        except SQLAlchemyError:
+            unread = 0
+    return {"current_user": user, "home_url": home_url(user) if user else url_for("auth.login"), "unread": unread}
