@@ -103,10 +103,12 @@ POLICY = {
         ("GET", "/admin/users/<int:user_id>"), ("POST", "/admin/users/<int:user_id>/active"),
         ("POST", "/admin/users/<int:user_id>/tokens"), ("POST", "/admin/tokens/<int:token_id>/revoke"))},
     **{(m, r): {ADMIN, AUDITOR} for m, r in (
-        ("GET", "/audit/"), ("GET", "/audit/export"), ("GET", "/audit/verification"))},
+        ("GET", "/audit/"), ("GET", "/audit/export"), ("GET", "/audit/verification"),
+        ("GET", "/audit/prescriptions/<int:prescription_id>"))},
     ("GET", "/pharmacist/"): PHARMACISTS,
     **{(m, r): {RPH} for m, r in (
         ("GET", "/pharmacist/prescriptions/<int:prescription_id>"),
+        ("GET", "/pharmacist/prescriptions/<int:prescription_id>/course"),
         ("POST", "/pharmacist/prescriptions/<int:prescription_id>/dispense"),
         ("POST", "/pharmacist/prescriptions/<int:prescription_id>/evaluate"),
         ("POST", "/pharmacist/prescriptions/<int:prescription_id>/reverse"))},
@@ -117,6 +119,7 @@ POLICY = {
     ("POST", "/prescriber/prescriptions/new"): PRESCRIBERS,
     **{(m, r): {DOC} for m, r in (
         ("GET", "/prescriber/patients/<int:patient_id>"),
+        ("GET", "/prescriber/patients/<int:patient_id>/course"),
         ("GET", "/prescriber/prescriptions/<int:prescription_id>"),
         ("POST", "/prescriber/prescriptions/<int:prescription_id>/readiness"),
         ("GET", "/prescriber/patients/<int:patient_id>/<any('pregnancy-tests', 'lab-results', 'attestations'):collection>/new"),
@@ -133,6 +136,7 @@ for _key in [("GET", "/api/v1/prescribers"), ("GET", "/api/v1/patients"), ("GET"
              ("GET", "/fhir/R4/GuidanceResponse/<int:decision_id>"),
              ("GET", "/fhir/R4/MedicationDispense/<string:logical_id>"), ("GET", "/fhir/R4/MedicationDispense"),
              ("GET", "/pharmacist/"), ("GET", "/pharmacist/prescriptions/<int:prescription_id>"),
+             ("GET", "/pharmacist/prescriptions/<int:prescription_id>/course"),
              ("GET", "/pharmacist/prescriptions/<int:prescription_id>/transfers-in/new"),
              ("POST", "/pharmacist/prescriptions/<int:prescription_id>/transfers-in/new")]:
     POLICY[_key] = POLICY[_key] | {TECH}

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, render_template, request, url_for
 from marshmallow import ValidationError
 
 from pharmsafe.audit.export import EXPORT_FORMATS, AuditExport, export_payload
 from pharmsafe.audit.query import filtered_events, parse_filters
 from pharmsafe.audit.verify import verify_trail
-from pharmsafe.errors import ValidationFailed
+from pharmsafe.errors import NotFound, ValidationFailed
 from pharmsafe.http.download import download
 from pharmsafe.http.unit import get_session
-from pharmsafe.models import AuditEvent
+from pharmsafe.models import AuditEvent, Patient, Prescription
 from pharmsafe.runtime import current_runtime
 from pharmsafe.schemas.audit import AuditFilterQuery
+from pharmsafe.services.course import actor_names, course
 from pharmsafe.web import present
 from pharmsafe.web.forms import Form
 from pharmsafe.web.session import current_user, guard
@@ -32,6 +33,22 @@ ACTIONS = ("decision.recorded", "authorization.issued", "authorization.expired",
            "token.revoked", "audit.exported", "audit.checkpoint", "check.performed", "notification.sent",
            "dispense.reversed", "session.ended", "user.lock_lifted", "policy.loaded")
 DOWNLOADS = (("csv", "Download CSV"), ("ndjson", "Download NDJSON"), ("fhir", "Download FHIR"))
+
+
+@bp.get("/prescriptions/<int:prescription_id>")
+def prescription_course(prescription_id: int):
+    """One prescription's course for the auditor: the patient's evidence and the prescription's
+    records, each with its audit events (linked to the trail) and people's names beside their ids."""
+    session = get_session()
+    rx = session.get(Prescription, prescription_id)
+    if rx is None:
+        raise NotFound(f"Prescription {prescription_id} does not exist.")
+    patient = session.get(Patient, rx.patient_id)
+    entries = course(session, patient.id, visible=Prescription.id == rx.id)
+    actors = {e.by for e in entries} | {actor for e in entries for _id, _action, actor in e.events}
+    return render_template("course.html", patient=patient, entries=entries, zone=present.program_zone(),
+                           names=actor_names(session, actors), audit_links=True, rx=rx,
+                           back=url_for(".index", subject=f"prescription:{rx.id}"))
 
 
 def _filters():

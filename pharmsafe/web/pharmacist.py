@@ -24,6 +24,7 @@ from pharmsafe.schemas.transfers import TransferInIn
 from pharmsafe.services import evidence
 from pharmsafe.services.access import require_prescription_access, visible_prescriptions
 from pharmsafe.services.authorizations import is_past, reverse_authorization
+from pharmsafe.services.course import course
 from pharmsafe.services.dispensing import dispense_authorization
 from pharmsafe.services.evaluation import evaluate_prescription, get_prescription, reevaluated
 from pharmsafe.services.reads import decisions_of, latest_authorization
@@ -283,6 +284,18 @@ def reverse(prescription_id: int):
         return render_prescription(ctx, rx, reverse_form=form, message=form.message, status=form.status)
     flash("The authorization is reversed; it can no longer be dispensed.", "success")
     return redirect(url_for(".prescription", prescription_id=rx.id), 303)
+
+
+@bp.get("/prescriptions/<int:prescription_id>/course")
+def patient_course(prescription_id: int):
+    """The course of the prescription's patient, with the prescriptions routed to this pharmacy."""
+    ctx, rx = _load(prescription_id)
+    session = get_session()
+    patient = session.get(Patient, rx.patient_id)
+    entries = course(session, patient.id, visible=visible_prescriptions(current_user()))
+    return render_template("course.html", patient=patient, entries=entries,
+                           zone=present.pharmacy_zone(ctx, session.get(Pharmacy, rx.pharmacy_id)),
+                           back=url_for(".prescription", prescription_id=rx.id))
 
 
 # Transfers-in: the patient's earlier dispenses at other pharmacies, recorded from a prescription of

@@ -35,6 +35,7 @@ from pharmsafe.services.access import (
     visible_patients,
     visible_prescriptions,
 )
+from pharmsafe.services.course import course
 from pharmsafe.services.evaluation import get_prescription, reevaluated
 from pharmsafe.services.prescriptions import draft_prescription, submit_prescription
 from pharmsafe.services.readiness import check_readiness, readiness_event
@@ -179,6 +180,15 @@ def patient(patient_id: int):
         attestations=rows(Attestation), transfers=transfers,
         prescriptions=_prescription_rows(Prescription.patient_id == patient.id),
         lock=patient_lock(session, patient.id, ctx.today), zone=present.program_zone())
+
+
+@bp.get("/patients/<int:patient_id>/course")
+def patient_course(patient_id: int):
+    ctx = _ctx()
+    patient = _patient(ctx, patient_id)
+    entries = course(get_session(), patient.id, visible=visible_prescriptions(current_user()))
+    return render_template("course.html", patient=patient, entries=entries, zone=present.program_zone(),
+                           back=url_for(".patient", patient_id=patient.id))
 
 
 # Evidence: one form per kind, loaded with the API's schema, recorded by the same service.
