@@ -110,7 +110,8 @@ def users():
 
 @users.command("create")
 @click.argument("email")
-@click.option("--role", required=True, type=click.Choice(["admin", "prescriber", "pharmacist", "technician", "auditor"]))
+@click.option("--role", required=True, type=click.Choice(["admin", "prescriber", "pharmacist", "technician", "manager",
+                                                              "auditor"]))
 @click.option("--prescriber-id", type=click.IntRange(min=1))
 @click.option("--pharmacy-id", type=click.IntRange(min=1))
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")

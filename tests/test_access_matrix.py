@@ -13,10 +13,10 @@ from pharmsafe.services.users import open_web_session
 from tests.support import World
 from tests.web.conftest import Pages
 
-ANON, ADMIN, DOC, OTHER_DOC, RPH, OTHER_RPH, AUDITOR, TECH = (
+ANON, ADMIN, DOC, OTHER_DOC, RPH, OTHER_RPH, AUDITOR, TECH, MANAGER = (
     "anonymous", "admin", "prescriber", "other_prescriber", "pharmacist", "other_pharmacist", "auditor",
-    "technician")
-SIGNED_IN = {ADMIN, DOC, OTHER_DOC, RPH, OTHER_RPH, AUDITOR, TECH}
+    "technician", "manager")
+SIGNED_IN = {ADMIN, DOC, OTHER_DOC, RPH, OTHER_RPH, AUDITOR, TECH, MANAGER}
 PRESCRIBERS, PHARMACISTS = {DOC, OTHER_DOC}, {RPH, OTHER_RPH}
 PUBLIC = SIGNED_IN | {ANON}
 
@@ -87,6 +87,8 @@ POLICY = {
     ("GET", "/account/password"): SIGNED_IN,
     # A person's own inbox; another's notification is a 404 to everyone but its owner.
     ("GET", "/inbox/"): SIGNED_IN,
+    # The dashboard: a manager of the pharmacy (their own alone), an admin (every pharmacy).
+    ("GET", "/manager/"): {ADMIN, MANAGER},
     ("POST", "/inbox/<int:notification_id>/open"): SIGNED_IN,
     ("POST", "/account/password"): SIGNED_IN,
     ("GET", "/api/v1/sign-in-locks"): {ADMIN},
@@ -159,6 +161,7 @@ def scene(app, client):
     _, other_rph = world.pharmacist_api()
     _, auditor = world.user("auditor")
     _, tech = world.user("technician", pharmacy_id=rx["pharmacy_id"])
+    _, manager = world.user("manager", pharmacy_id=rx["pharmacy_id"])
     spare, _ = world.user("auditor")
     lab = next(r for r in doc.ok("GET", f"/patients/{patient['id']}")["lab_results"])
     # A refused dispense attempt (no RMA: recorded, the authorization stays active): a MedicationDispense.
@@ -176,10 +179,10 @@ def scene(app, client):
         token_id = s.scalar(select(ApiToken.id).where(ApiToken.user_id == spare["id"]))
         users = {t: s.scalar(select(User.id).join(ApiToken).where(ApiToken.token_hash == _hash(a.token)))
                  for t, a in ((ADMIN, world.admin), (DOC, doc), (OTHER_DOC, other_doc), (RPH, rph),
-                              (OTHER_RPH, other_rph), (AUDITOR, auditor), (TECH, tech))}
+                              (OTHER_RPH, other_rph), (AUDITOR, auditor), (TECH, tech), (MANAGER, manager))}
         assert s.get(LabResult, lab["id"]) is not None
     apis = {ADMIN: world.admin, DOC: doc, OTHER_DOC: other_doc, RPH: rph, OTHER_RPH: other_rph, AUDITOR: auditor,
-            TECH: tech, ANON: world.anon}
+            TECH: tech, MANAGER: manager, ANON: world.anon}
     values = {"user_id": spare["id"], "token_id": token_id, "pharmacy_id": rx["pharmacy_id"],
               "prescriber_id": rx["prescriber_id"], "patient_id": patient["id"], "evidence_id": lab["id"],
               "prescription_id": rx["id"], "authorization_id": decision["authorization"]["id"],
@@ -222,7 +225,7 @@ def test_access_matrix(app, scene):
     problems = []
     for (method, rule), allowed in sorted(POLICY.items()):
         path = concrete(rule, values)
-        for actor in [ANON, AUDITOR, OTHER_DOC, OTHER_RPH, TECH, ADMIN, DOC, RPH]:
+        for actor in [ANON, AUDITOR, OTHER_DOC, OTHER_RPH, TECH, MANAGER, ADMIN, DOC, RPH]:
             if path.startswith("/api/"):
                 resp = apis[actor].call(method, path.removeprefix("/api/v1"), json={})
             elif path.startswith(("/fhir/", "/ncpdp/")):  # bearer tokens, as the API

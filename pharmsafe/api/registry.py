@@ -25,7 +25,7 @@ from pharmsafe.schemas.transfers import TransferInOut
 from pharmsafe.services import registry as svc
 from pharmsafe.services.access import require_patient_access, visible_patients
 
-ALL_ROLES = ("admin", "prescriber", "pharmacist", "technician", "auditor")
+ALL_ROLES = ("admin", "prescriber", "pharmacist", "technician", "manager", "auditor")
 
 
 @api_bp.post("/pharmacies")

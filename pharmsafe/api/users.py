@@ -62,7 +62,7 @@ def issue_token(user_id: int):
 
 
 @api_bp.delete("/tokens/<int:token_id>")
-@roles("admin", "prescriber", "pharmacist", "technician", "auditor")
+@roles("admin", "prescriber", "pharmacist", "technician", "manager", "auditor")
 def revoke_token(token_id: int):
     c = ctx()
     row = svc.get_token(c, token_id)

@@ -40,7 +40,7 @@ class Decision(Base):
     prescription_id: Mapped[int] = mapped_column(ForeignKey("prescriptions.id"), index=True)
     stage: Mapped[str] = mapped_column(String(16))  # evaluation | dispense
     outcome: Mapped[str] = mapped_column(String(16))
-    evaluated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    evaluated_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     evaluated_by: Mapped[str] = mapped_column(String(40))
     policy_name: Mapped[str] = mapped_column(String(32))
     policy_version: Mapped[str] = mapped_column(String(32))
@@ -96,7 +96,7 @@ class Dispense(Base):
     decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"))
     quantity: Mapped[Decimal] = mapped_column(Numeric(10, 3))
     days_supply: Mapped[int] = mapped_column(Integer)
-    dispensed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    dispensed_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     dispensed_on: Mapped[date] = mapped_column(Date)
     dispensed_by: Mapped[str] = mapped_column(String(40))
     rma_number: Mapped[str | None] = mapped_column(String(64), unique=True)

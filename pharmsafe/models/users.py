@@ -8,10 +8,12 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from pharmsafe.db import Base
 from pharmsafe.models.types import UTCDateTime
 
-ROLES = ("admin", "prescriber", "pharmacist", "technician", "auditor")
+ROLES = ("admin", "prescriber", "pharmacist", "technician", "manager", "auditor")
 # Linked to one pharmacy, and reading what is routed to it as its pharmacists do: a technician
 # searches, reads and prepares (records transfers-in), and never evaluates, dispenses or reverses.
 PHARMACY_STAFF = ("pharmacist", "technician")
+# Linked to one pharmacy: its staff, and its manager, who sees the pharmacy's dashboard alone.
+PHARMACY_ROLES = PHARMACY_STAFF + ("manager",)
 
 
 class User(Base):

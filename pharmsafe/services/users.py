@@ -12,7 +12,7 @@ from sqlalchemy import bindparam, delete, func, or_, select
 from pharmsafe.audit import append_event
 from pharmsafe.errors import Conflict, NotFound, ValidationFailed
 from pharmsafe.models import ApiToken, Pharmacy, Prescriber, User, WebSession
-from pharmsafe.models.users import PHARMACY_STAFF
+from pharmsafe.models.users import PHARMACY_ROLES
 from pharmsafe.services.context import Ctx
 from pharmsafe.services.passwords import PRODUCTION, PasswordHashing
 
@@ -59,13 +59,13 @@ def _check_links(ctx: Ctx, role: str, prescriber_id: int | None, pharmacy_id: in
             errors["prescriber_id"] = ["No prescriber has this id."]
     elif prescriber_id is not None:
         errors["prescriber_id"] = ["Only a prescriber is linked to a prescriber record."]
-    if role in PHARMACY_STAFF:
+    if role in PHARMACY_ROLES:
         if pharmacy_id is None:
             errors["pharmacy_id"] = [f"Required for a {role}."]
         elif ctx.session.get(Pharmacy, pharmacy_id) is None:
             errors["pharmacy_id"] = ["No pharmacy has this id."]
     elif pharmacy_id is not None:
-        errors["pharmacy_id"] = ["Only a pharmacist or a technician is linked to a pharmacy."]
+        errors["pharmacy_id"] = ["Only a pharmacist, a technician or a manager is linked to a pharmacy."]
     if errors:
         raise ValidationFailed(errors)
 

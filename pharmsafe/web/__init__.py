@@ -9,7 +9,7 @@ from flask import Flask
 from flask_wtf.csrf import CSRFError, CSRFProtect
 
 from pharmsafe.http.respond import error_response
-from pharmsafe.web import admin, audit, auth, inbox, pharmacist, prescriber, present, session
+from pharmsafe.web import admin, audit, auth, inbox, manager, pharmacist, prescriber, present, session
 from pharmsafe.web.session import SESSION_MAX_AGE
 
 # Created unbound; register_web binds it to each app.
@@ -24,7 +24,7 @@ def register_web(app: Flask) -> None:
     # session cookie are the check, not a Referer comparison that would refuse every form.
     app.config.setdefault("WTF_CSRF_SSL_STRICT", False)
     csrf.init_app(app)
-    for blueprint in (auth.bp, pharmacist.bp, prescriber.bp, audit.bp, admin.bp, inbox.bp):
+    for blueprint in (auth.bp, pharmacist.bp, prescriber.bp, audit.bp, admin.bp, inbox.bp, manager.bp):
         app.register_blueprint(blueprint)
     app.register_error_handler(CSRFError, _csrf_refused)
     app.context_processor(session.template_context)

@@ -11,7 +11,7 @@ from pharmsafe.models import Notification
 from pharmsafe.web.session import current_user, guard
 
 bp = Blueprint("inbox", __name__, url_prefix="/inbox")
-bp.before_request(guard("admin", "prescriber", "pharmacist", "technician", "auditor"))
+bp.before_request(guard("admin", "prescriber", "pharmacist", "technician", "manager", "auditor"))
 PAGE_SIZE = 100
 
 

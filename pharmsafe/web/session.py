@@ -31,10 +31,11 @@ ROLE_HOMES = {
     "prescriber": "prescriber.index",
     "pharmacist": "pharmacist.queue",
     "technician": "pharmacist.queue",
+    "manager": "manager.index",
     "auditor": "audit.index",
 }
 ROLE_NAMES = {"admin": "administrators", "prescriber": "prescribers", "pharmacist": "pharmacists",
-              "technician": "technicians", "auditor": "auditors"}
+              "technician": "technicians", "manager": "managers", "auditor": "auditors"}
 
 DEVICE_COOKIE = "pharmsafe_device"
 DEVICE_MAX_AGE = timedelta(days=90)

@@ -106,7 +106,7 @@ def test_prescriber_is_registered(admin, count):
     ({"email": "rph@example.test", "role": "pharmacist"}, {"f-pharmacy-id": "Required for a pharmacist."}),
     ({"email": "a@example.test", "role": "auditor", "password": "short"},
      {"f-password": "Length must be between 8 and 1024."}),
-    ({"email": "a@example.test", "role": "wizard"}, {"f-role": "Must be one of: admin, prescriber, pharmacist, technician, auditor."}),
+    ({"email": "a@example.test", "role": "wizard"}, {"f-role": "Must be one of: admin, prescriber, pharmacist, technician, manager, auditor."}),
 ])
 def test_new_user_refuses_bad_input(admin, count, data, errors):
     users_before = count(User)

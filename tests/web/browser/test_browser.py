@@ -25,6 +25,7 @@ pytestmark = pytest.mark.browser
 DOCS_SCREENSHOT = ROOT / "docs" / "screenshots" / "pharmacist-prescription.png"
 DOCS_LOCKED_SCREENSHOT = ROOT / "docs" / "screenshots" / "pharmacist-patient-locked.png"
 DOCS_QUEUE_SCREENSHOT = ROOT / "docs" / "screenshots" / "pharmacist-queue.png"
+DOCS_DASHBOARD_SCREENSHOT = ROOT / "docs" / "screenshots" / "manager-dashboard.png"
 DESKTOP, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
 PASSING = {"pass", "not_applicable"}
 
@@ -259,7 +260,7 @@ def worklist_scene(seed) -> dict:
     """One pharmacy's day: a window closing today, one tomorrow, a blocked prescription and one
     waiting for evaluation (the clock reads 2026-11-26 10:00 in New York)."""
     pharmacy, prescriber = seed.pharmacy(), seed.prescriber()
-    out = {"pharmacist": seed.user("pharmacist", pharmacy_id=pharmacy)}
+    out = {"pharmacist": seed.user("pharmacist", pharmacy_id=pharmacy), "pharmacy": pharmacy}
     for name, test_day, evaluate in (("today", -6, True), ("tomorrow", -5, True), ("blocked", -8, True),
                                      ("waiting", -2, False)):
         patient = seed.patient(prescriber)
@@ -449,3 +450,23 @@ def test_focus_moves_to_what_to_fix_and_the_ring_is_visible(live, person):
         style = rph.eval_on_selector(selector, "el => [getComputedStyle(el).outlineStyle, getComputedStyle(el).outlineColor, getComputedStyle(el).outlineWidth]")
         assert style[0] == "solid" and float(style[2].rstrip("px")) >= 2, style
         assert contrast(style[1], background_of(rph, selector)) >= 3.0, (selector, style)
+
+
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_the_managers_dashboard_draws_each_chart_with_its_numbers(live, person, size):
+    seed = live.seed
+    day = worklist_scene(seed)
+    manager = seed.user("manager", pharmacy_id=day["pharmacy"])
+    page = person(manager, **size)
+    expect(page).to_have_url(re.compile(r"/manager/$"))
+    charts = page.locator("[data-dashboard]")
+    expect(charts).to_have_count(5)
+    for i in range(5):
+        expect(charts.nth(i).locator("svg")).to_be_visible()
+        expect(charts.nth(i).locator("table")).to_have_count(1)
+    expect(page.locator('[data-dashboard="decisions"] rect').first).to_be_attached()
+    # The SVG fits the screen: no sideways scrolling on a phone.
+    assert page.evaluate("document.documentElement.scrollWidth") <= size["width"] + 1
+    shot = screenshot(page, "manager-dashboard" + ("-phone" if size is PHONE else ""))
+    if size is DESKTOP:
+        docs_copy(shot, DOCS_DASHBOARD_SCREENSHOT)

@@ -1,0 +1,129 @@
+"""The manager's dashboard: a pharmacy's (or, for an admin, every pharmacy's) work over a date range,
+as tables of numbers the pages draw as SVG charts and offer as CSV.
+
+- decisions per day by outcome (evaluations);
+- the most common blocking reasons (failing gate codes of blocked evaluations);
+- time from submission to dispense: median and 90th percentile, in hours;
+- authorizations expired undispensed, per day;
+- windows closing in the next seven days (active authorizations by their deadline's day).
+
+Days are the program's days (``zone``); the range is at most MAX_DAYS."""
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pharmsafe.models import Authorization, Decision, Dispense, Prescription
+from pharmsafe.models.statuses import AuthorizationStatus
+
+MAX_DAYS = 92
+TOP_REASONS = 10
+
+
+@dataclass
+class Chart:
+    name: str
+    title: str
+    series: list[str]
+    rows: list[tuple[str, dict[str, float]]] = field(default_factory=list)
+    unit: str = ""
+    note: str = ""
+
+    def maximum(self) -> float:
+        return max((sum(v.values()) for _, v in self.rows), default=0)
+
+
+def _start(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), zone)
+
+
+def _days(since: date, until: date) -> list[date]:
+    return [since + timedelta(days=n) for n in range((until - since).days + 1)]
+
+
+def _scoped(stmt, pharmacy_id: int | None, column):
+    return stmt if pharmacy_id is None else stmt.where(column == pharmacy_id)
+
+
+def decisions_per_day(session: Session, pharmacy_id, since: date, until: date, zone: ZoneInfo) -> Chart:
+    stmt = (select(Decision.evaluated_at, Decision.outcome)
+            .join(Prescription, Prescription.id == Decision.prescription_id)
+            .where(Decision.stage == "evaluation", Decision.evaluated_at >= _start(since, zone),
+                   Decision.evaluated_at < _start(until + timedelta(days=1), zone)))
+    counts = Counter((at.astimezone(zone).date(), outcome)
+                     for at, outcome in session.execute(_scoped(stmt, pharmacy_id, Prescription.pharmacy_id)))
+    chart = Chart("decisions", "Decisions per day, by outcome", ["authorized", "blocked"])
+    chart.rows = [(d.isoformat(), {s: counts[(d, s)] for s in chart.series}) for d in _days(since, until)]
+    return chart
+
+
+def blocking_reasons(session: Session, pharmacy_id, since: date, until: date, zone: ZoneInfo) -> Chart:
+    stmt = (select(Decision.gates).join(Prescription, Prescription.id == Decision.prescription_id)
+            .where(Decision.stage == "evaluation", Decision.outcome == "blocked",
+                   Decision.evaluated_at >= _start(since, zone),
+                   Decision.evaluated_at < _start(until + timedelta(days=1), zone)))
+    counts: Counter = Counter()
+    for (gates,) in session.execute(_scoped(stmt, pharmacy_id, Prescription.pharmacy_id)):
+        for gate in gates:
+            if gate.get("status") == "fail":
+                found = [f for f in gate.get("findings") or [] if f.get("status") == "fail"] or [gate]
+                counts.update(f.get("code", "") for f in found)
+    chart = Chart("reasons", "The most common blocking reasons", ["blocked evaluations"])
+    chart.rows = [(code, {"blocked evaluations": n}) for code, n in counts.most_common(TOP_REASONS)]
+    return chart
+
+
+def submission_to_dispense(session: Session, pharmacy_id, since: date, until: date, zone: ZoneInfo) -> Chart:
+    stmt = (select(Prescription.submitted_at, Dispense.dispensed_at)
+            .join(Dispense, Dispense.prescription_id == Prescription.id)
+            .where(Dispense.dispensed_at >= _start(since, zone),
+                   Dispense.dispensed_at < _start(until + timedelta(days=1), zone)))
+    hours = sorted((done - sent).total_seconds() / 3600
+                   for sent, done in session.execute(_scoped(stmt, pharmacy_id, Dispense.pharmacy_id)))
+    chart = Chart("dispense_time", "Time from submission to dispense", ["hours"], unit="h",
+                  note=f"{len(hours)} dispense{'s' if len(hours) != 1 else ''} in the range")
+    if hours:
+        p90 = statistics.quantiles(hours, n=10, method="inclusive")[-1] if len(hours) > 1 else hours[0]
+        chart.rows = [("median", {"hours": round(statistics.median(hours), 1)}),
+                      ("90th percentile", {"hours": round(p90, 1)})]
+    else:
+        chart.rows = [("median", {"hours": 0}), ("90th percentile", {"hours": 0})]
+    return chart
+
+
+def expired_undispensed(session: Session, pharmacy_id, since: date, until: date, zone: ZoneInfo) -> Chart:
+    stmt = (select(Authorization.closed_at).where(
+        Authorization.status == AuthorizationStatus.EXPIRED, Authorization.closed_at >= _start(since, zone),
+        Authorization.closed_at < _start(until + timedelta(days=1), zone)))
+    counts = Counter(at.astimezone(zone).date()
+                     for (at,) in session.execute(_scoped(stmt, pharmacy_id, Authorization.pharmacy_id)))
+    chart = Chart("expired", "Authorizations expired undispensed, per day", ["expired"])
+    chart.rows = [(d.isoformat(), {"expired": counts[d]}) for d in _days(since, until)]
+    return chart
+
+
+def closing_this_week(session: Session, pharmacy_id, now: datetime, zone: ZoneInfo) -> Chart:
+    today = now.astimezone(zone).date()
+    stmt = (select(Authorization.dispense_by).where(
+        Authorization.status == AuthorizationStatus.ACTIVE, Authorization.dispense_by >= now,
+        Authorization.dispense_by < _start(today + timedelta(days=7), zone)))
+    counts = Counter(at.astimezone(zone).date()
+                     for (at,) in session.execute(_scoped(stmt, pharmacy_id, Authorization.pharmacy_id)))
+    chart = Chart("closing", "Windows closing in the next seven days", ["closing"])
+    chart.rows = [(d.isoformat(), {"closing": counts[d]}) for d in _days(today, today + timedelta(days=6))]
+    return chart
+
+
+def dashboard(session: Session, pharmacy_id: int | None, since: date, until: date, now: datetime,
+              zone: ZoneInfo) -> list[Chart]:
+    return [decisions_per_day(session, pharmacy_id, since, until, zone),
+            blocking_reasons(session, pharmacy_id, since, until, zone),
+            submission_to_dispense(session, pharmacy_id, since, until, zone),
+            expired_undispensed(session, pharmacy_id, since, until, zone),
+            closing_this_week(session, pharmacy_id, now, zone)]
