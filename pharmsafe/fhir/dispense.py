@@ -102,7 +102,8 @@ def completed_dispense(base_url: str, dispense: Dispense, rx: Prescription, pati
                    dispense.dispensed_at, mitigated=True) for n, code in enumerate(acknowledged, start=1)]
     if dispense.rma_number:
         resource["identifier"] = [{"system": f"{base_url}/fhir/sid/rma", "value": dispense.rma_number}]
-    resource["status"] = "completed"
+    # A dispense reversed as entered by mistake (DESIGN.md §2) reads as entered-in-error.
+    resource["status"] = "entered-in-error" if dispense.reversed_at is not None else "completed"
     resource.update(_common(base_url, rx, patient, pharmacy))
     resource.update({
         "type": {"coding": [{"system": ACT_CODE, "code": "FFC"}]},

@@ -104,8 +104,10 @@ def search(session: Session, user: User, query: dict[str, Any], base_url: str, s
     cursor = query.get("_cursor")
     found: list[tuple[datetime, str, int, Any]] = []
     if query.get("status") in (None, "completed"):
+        in_effect = [Dispense.reversed_at.is_(None)] if query.get("status") == "completed" else []
         for d in session.scalars(select(Dispense).where(
-                Dispense.prescription_id.in_(visible), _before(Dispense.dispensed_at, Dispense.id, "dispense", cursor))
+                Dispense.prescription_id.in_(visible), *in_effect,
+                _before(Dispense.dispensed_at, Dispense.id, "dispense", cursor))
                 .order_by(Dispense.dispensed_at.desc(), Dispense.id.desc()).limit(PAGE_SIZE + 1)):
             found.append((d.dispensed_at, "dispense", d.id, d))
     if query.get("status") in (None, "declined"):

@@ -87,10 +87,15 @@ class Authorization(Base):
 
 class Dispense(Base):
     __tablename__ = "dispenses"
+    __table_args__ = (
+        # One dispense in effect per prescription; a reversed one (entered by mistake) no longer counts.
+        Index("uq_dispenses_one_in_effect", "prescription_id", unique=True,
+              sqlite_where=text("reversed_at IS NULL"), postgresql_where=text("reversed_at IS NULL")),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     authorization_id: Mapped[int] = mapped_column(ForeignKey("authorizations.id"), unique=True)
-    prescription_id: Mapped[int] = mapped_column(ForeignKey("prescriptions.id"), unique=True)
+    prescription_id: Mapped[int] = mapped_column(ForeignKey("prescriptions.id"))
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id"), index=True)
     pharmacy_id: Mapped[int] = mapped_column(ForeignKey("pharmacies.id"))
     decision_id: Mapped[int] = mapped_column(ForeignKey("decisions.id"))
@@ -102,3 +107,7 @@ class Dispense(Base):
     rma_number: Mapped[str | None] = mapped_column(String(64), unique=True)
     rma_do_not_dispense_after: Mapped[date | None] = mapped_column(Date)
     acknowledged_warnings: Mapped[list] = mapped_column(JSON)
+    # A dispense entered by mistake, reversed on the day it was recorded (DESIGN.md §2).
+    reversed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reversed_by: Mapped[str | None] = mapped_column(String(40))
+    reversal_reason: Mapped[str | None] = mapped_column(String(500))

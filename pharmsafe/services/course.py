@@ -102,9 +102,12 @@ def _prescriptions(session: Session, patient_id: int, visible) -> list[Entry]:
                          outcome=a.status))
     for d in session.scalars(select(Dispense).where(Dispense.prescription_id.in_(ids))):
         rma = f", RMA {d.rma_number}" if d.rma_number else ""
+        undone = (f"; reversed {d.reversed_at.isoformat(timespec='minutes')} by {d.reversed_by}: {d.reversal_reason}"
+                  if d.reversed_at is not None else "")
         out.append(Entry(d.dispensed_at, "dispense", f"dispense:{d.id}",
                          f"Dispense #{d.id}: quantity {_num(d.quantity)}, {d.days_supply} days{rma}",
-                         f"authorization #{d.authorization_id}", d.dispensed_by, prescription_id=d.prescription_id))
+                         f"authorization #{d.authorization_id}{undone}", d.dispensed_by, d.reversed_at is not None,
+                         prescription_id=d.prescription_id))
     return out
 
 

@@ -82,7 +82,7 @@ def blocking_reasons(session: Session, pharmacy_id, since: date, until: date, zo
 def submission_to_dispense(session: Session, pharmacy_id, since: date, until: date, zone: ZoneInfo) -> Chart:
     stmt = (select(Prescription.submitted_at, Dispense.dispensed_at)
             .join(Dispense, Dispense.prescription_id == Prescription.id)
-            .where(Dispense.dispensed_at >= _start(since, zone),
+            .where(Dispense.reversed_at.is_(None), Dispense.dispensed_at >= _start(since, zone),
                    Dispense.dispensed_at < _start(until + timedelta(days=1), zone)))
     hours = sorted((done - sent).total_seconds() / 3600
                    for sent, done in session.execute(_scoped(stmt, pharmacy_id, Dispense.pharmacy_id)))

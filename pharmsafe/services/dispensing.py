@@ -10,7 +10,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from pharmsafe.audit import append_event
-from pharmsafe.errors import Conflict, NotFound, ValidationFailed
+from pharmsafe.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from pharmsafe.gates import facts as f
 from pharmsafe.gates.policies import policy_zone
 from pharmsafe.gates.results import Status
@@ -61,7 +61,7 @@ def dispense_authorization(ctx: Ctx, authorization_id: int, *, quantity: Decimal
     dispense = Dispense(
         authorization_id=auth.id, prescription_id=rx.id, patient_id=rx.patient_id, pharmacy_id=auth.pharmacy_id,
         decision_id=decision.id, quantity=Decimal(quantity), days_supply=rx.days_supply, dispensed_at=ctx.now,
-        dispensed_on=_local_day(ctx, rx), dispensed_by=ctx.actor,
+        dispensed_on=dispense_day(ctx, rx), dispensed_by=ctx.actor,
         rma_number=rma_number, rma_do_not_dispense_after=rma_do_not_dispense_after,
         acknowledged_warnings=sorted(set(acknowledged_warnings)),
     )
@@ -94,7 +94,31 @@ def rx_pharmacy_zone(ctx: Ctx, rx) -> str:
     return ctx.session.get(Pharmacy, rx.pharmacy_id).time_zone
 
 
-def _local_day(ctx: Ctx, rx) -> date:
+def dispense_day(ctx: Ctx, rx) -> date:
     """The dispense date as the rules count it: today in the policy's zone."""
     zone = rx_pharmacy_zone(ctx, rx)
     return ctx.now.astimezone(policy_zone(ctx.policy(zone), zone)).date()
+
+
+def reverse_dispense(ctx: Ctx, dispense_id: int, pharmacy_id: int, reason: str) -> Dispense:
+    """A dispense entered by mistake, reversed by a pharmacist of the dispensing pharmacy on the day
+    it was recorded (the policy's zone), with a reason (DESIGN.md §2). It stops counting everywhere
+    (course, early refill, one dispense in effect); its RMA number stays used; the prescription
+    becomes `reversed` and may be evaluated again. Never deletes a row."""
+    row = ctx.session.scalar(select(Dispense).where(Dispense.id == dispense_id).with_for_update())
+    if row is None:
+        raise NotFound(f"Dispense {dispense_id} does not exist.")
+    if row.pharmacy_id != pharmacy_id:
+        raise Forbidden(f"Dispense {row.id} was made by another pharmacy; only its pharmacists may reverse it.")
+    if row.reversed_at is not None:
+        raise Conflict(f"Dispense {row.id} was reversed already.", code="already_reversed")
+    rx = get_prescription(ctx, row.prescription_id, for_update=True)
+    if row.dispensed_on != dispense_day(ctx, rx):  # "the day it was recorded", counted as the dispense was
+        raise Conflict(f"Dispense {row.id} was recorded on {row.dispensed_on.isoformat()}; a dispense can be reversed "
+                       "only on the day it was recorded.", code="reversal_window_passed")
+    row.reversed_at, row.reversed_by, row.reversal_reason = ctx.now, ctx.actor, reason
+    rx.status = PrescriptionStatus.REVERSED
+    append_event(ctx.session, action="dispense.reversed", actor=ctx.actor, subject=f"dispense:{row.id}", now=ctx.now,
+                 payload={"prescription_id": rx.id, "authorization_id": row.authorization_id, "reason": reason,
+                          "rma_number": row.rma_number, "rma_stays_used": row.rma_number is not None})
+    return row

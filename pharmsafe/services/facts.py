@@ -51,11 +51,11 @@ _TESTS = _evidence(PregnancyTest, "specimen_collected_on", "result", "specimen",
 _LABS = _evidence(LabResult, "test", "value", "unit", "collected_on", "recorded_at", "reference_upper")
 _ATTESTATIONS = _evidence(Attestation, "kind", "attested_on", "recorded_at", "methods", "note")
 _DISPENSE, _TRANSFER = Dispense.__table__.c, TransferIn.__table__.c
-# Every dispense PharmSafe has seen: its own (other than this prescription's) and the transfers-in
-# pharmacists recorded, not those entered in error.
+# Every dispense PharmSafe has seen: its own (other than this prescription's, and not those reversed
+# as entered by mistake) and the transfers-in pharmacists recorded, not those entered in error.
 _DISPENSES = (select(_DISPENSE.id, _DISPENSE.dispensed_on, _DISPENSE.days_supply, literal("dispense").label("kind"))
               .where(_DISPENSE.patient_id == bindparam("patient_id"),
-                     _DISPENSE.prescription_id != bindparam("prescription_id"))
+                     _DISPENSE.prescription_id != bindparam("prescription_id"), _DISPENSE.reversed_at.is_(None))
               .union_all(select(_TRANSFER.id, _TRANSFER.dispensed_on, _TRANSFER.days_supply,
                                 literal("transfer_in").label("kind"))
                          .where(_TRANSFER.patient_id == bindparam("patient_id"),

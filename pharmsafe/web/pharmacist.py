@@ -25,7 +25,7 @@ from pharmsafe.services import evidence
 from pharmsafe.services.access import require_prescription_access, visible_prescriptions
 from pharmsafe.services.authorizations import is_past, reverse_authorization
 from pharmsafe.services.course import course
-from pharmsafe.services.dispensing import dispense_authorization
+from pharmsafe.services.dispensing import dispense_authorization, dispense_day, reverse_dispense
 from pharmsafe.services.evaluation import evaluate_prescription, get_prescription, reevaluated
 from pharmsafe.services.reads import decisions_of, latest_authorization
 from pharmsafe.services.rma import normalise_rma
@@ -173,7 +173,8 @@ def _authorization(rx: Prescription, form: Form) -> Authorization:
 
 
 def render_prescription(ctx, rx: Prescription, *, dispense_form: Form | None = None,
-                        reverse_form: Form | None = None, message: str | None = None, status: int = 200):
+                        reverse_form: Form | None = None, undo_form: Form | None = None,
+                        message: str | None = None, status: int = 200):
     session = get_session()
     patient = session.get(Patient, rx.patient_id)
     prescriber = session.get(Prescriber, rx.prescriber_id)
@@ -197,6 +198,7 @@ def render_prescription(ctx, rx: Prescription, *, dispense_form: Form | None = N
         warnings=present.warnings_to_acknowledge(active.decision, latest) if active else [],
         dispense_form=dispense_form or Form({"quantity": quantity}),
         reverse_form=reverse_form or Form(), message=message, quantity=quantity,
+        undo_form=undo_form or Form(), undoable=_undoable(ctx, rx, auth),
     ), status
 
 
@@ -253,6 +255,14 @@ def dispense(prescription_id: int):
     return redirect(url_for(".prescription", prescription_id=rx.id), 303)
 
 
+def _undoable(ctx, rx: Prescription, auth: Authorization | None) -> Dispense | None:
+    """The dispense a pharmacist may still undo: in effect, and recorded today."""
+    done = auth.dispense if auth is not None else None
+    if done is None or done.reversed_at is not None or rx.status != PrescriptionStatus.DISPENSED:
+        return None
+    return done if done.dispensed_on == dispense_day(ctx, rx) else None
+
+
 # A form sent again this soon by the person whose dispense it made is their repeated click (a
 # double-click over a slow link), answered as the first was; anything else stays "already dispensed".
 REPEAT_WINDOW = timedelta(minutes=10)
@@ -267,6 +277,31 @@ def _repeated_dispense(ctx, auth: Authorization, form: Form) -> bool:
     except ArithmeticError:
         return False
     return quantity == Decimal(done.quantity) and normalise_rma(form.text("rma_number")) == done.rma_number
+
+
+@bp.post("/prescriptions/<int:prescription_id>/dispense-reversal")
+def reverse_dispense_view(prescription_id: int):
+    """Undo a dispense entered by mistake, on the day it was recorded, with a reason."""
+    _pharmacist_only()
+    ctx, rx = _load(prescription_id)
+    form = Form.from_request()
+    dispense_id = form.record_id("dispense_id")
+
+    def act():
+        reason = ReasonIn().load({"reason": form.text("reason")})["reason"]
+        if not isinstance(dispense_id, int):
+            raise NotFound("No such dispense.")
+        row = get_session().get(Dispense, dispense_id)
+        if row is None or row.prescription_id != rx.id:
+            raise NotFound(f"Prescription {rx.id} has no dispense {dispense_id}.")
+        return reverse_dispense(ctx, dispense_id, current_user().pharmacy_id, reason)
+
+    ok, _row = attempt(form, act)
+    if not ok:
+        return render_prescription(ctx, rx, undo_form=form, message=form.message, status=form.status)
+    flash("The dispense is reversed: it no longer counts anywhere, and its RMA number stays used. "
+          "Evaluate again to dispense.", "success")
+    return redirect(url_for(".prescription", prescription_id=rx.id), 303)
 
 
 @bp.post("/prescriptions/<int:prescription_id>/reverse")
