@@ -48,6 +48,7 @@ POLICY = {
         "/pharmacist/prescriptions/<int:prescription_id>/transfers-in/new",
         "/pharmacist/prescriptions/<int:prescription_id>/transfers-in/<int:evidence_id>/entered-in-error")},
     **{(m, "/prescriber/patients/<int:patient_id>/edit"): {DOC} for m in ("GET", "POST")},
+    **{(m, "/prescriber/patients/<int:patient_id>/visit"): {DOC} for m in ("GET", "POST")},
     ("GET", "/api/v1/prescriptions"): PRESCRIBERS | PHARMACISTS,
     ("GET", "/api/v1/prescriptions/<int:prescription_id>"): {DOC, RPH},
     ("POST", "/api/v1/prescriptions/<int:prescription_id>/evaluations"): {RPH},

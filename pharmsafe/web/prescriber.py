@@ -5,14 +5,17 @@ positive pregnancy test is shown as locked, with the two ways out."""
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from marshmallow import ValidationError
 from sqlalchemy import select
 from werkzeug.exceptions import BadRequest
 
+from pharmsafe.errors import DomainError
 from pharmsafe.http.unit import get_session, make_ctx
 from pharmsafe.models import (
     Attestation,
@@ -41,7 +44,7 @@ from pharmsafe.services.prescriptions import draft_prescription, submit_prescrip
 from pharmsafe.services.readiness import check_readiness, readiness_event
 from pharmsafe.services.reads import latest_decisions
 from pharmsafe.web import present
-from pharmsafe.web.forms import Form, attempt
+from pharmsafe.web.forms import Form, attempt, flatten
 from pharmsafe.web.locks import patient_lock, patient_locks
 from pharmsafe.web.notices import report_reversed
 from pharmsafe.web.session import current_user, guard
@@ -217,6 +220,91 @@ EVIDENCE_FORMS: dict[str, tuple[str, Callable[[Form], dict], Callable, str]] = {
 }
 EVIDENCE_DATE = {"pregnancy-tests": "specimen_collected_on", "lab-results": "collected_on",
                  "attestations": "attested_on"}
+
+
+# A monthly visit's evidence on one page: the pregnancy test, the labs, the attestations, recorded
+# together in one transaction (all or nothing).
+VISIT_LABS = (("ALT", "alt", "U/L"), ("AST", "ast", "U/L"), ("TRIGLYCERIDES", "tg", "mg/dL"),
+              ("TOTAL_CHOLESTEROL", "tc", "mg/dL"), ("LDL", "ldl", "mg/dL"))
+VISIT_TEST_FIELDS = {"specimen_collected_on": "test_collected_on", "result": "test_result", "specimen": "test_specimen",
+                     "setting": "test_setting", "clia_number": "test_clia"}
+
+
+def _visit_records(form: Form) -> tuple[list[tuple[str, Callable, dict, dict[str, str]]], dict[str, list[str]]]:
+    """(what to record: label, service, data, the form's name for each field), and the refusals."""
+    records, errors = [], {}
+
+    def load(schema, raw: dict, names: dict[str, str]):
+        try:
+            return schema.load(raw)
+        except ValidationError as exc:
+            for field, messages in flatten(exc.messages).items():
+                errors.setdefault(names.get(field, field), []).extend(messages)
+            return None
+
+    if any(form.text(name) for name in VISIT_TEST_FIELDS.values()):
+        data = load(PregnancyTestIn(), {k: form.text(v) for k, v in VISIT_TEST_FIELDS.items()}, VISIT_TEST_FIELDS)
+        if data is not None:
+            records.append(("pregnancy test", evidence.record_pregnancy_test, data, VISIT_TEST_FIELDS))
+    for test, prefix, _unit in VISIT_LABS:
+        if form.text(f"{prefix}_value"):
+            names = {"value": f"{prefix}_value", "unit": f"{prefix}_unit", "collected_on": "labs_collected_on"}
+            data = load(LabResultIn(), {"test": test, "value": form.text(f"{prefix}_value"),
+                                        "unit": form.text(f"{prefix}_unit"),
+                                        "collected_on": form.text("labs_collected_on")}, names)
+            if data is not None:
+                records.append(("lab result", evidence.record_lab_result, data, names))
+    for kind in ("contraception", "comprehension", "counseling"):
+        if form.checkbox(kind):
+            names = {"attested_on": "attested_on", "methods": "methods", "kind": kind}
+            data = load(AttestationIn(), {"kind": kind, "attested_on": form.text("attested_on"),
+                                          "methods": form.many("methods") if kind == "contraception" else []}, names)
+            if data is not None:
+                records.append(("attestation", evidence.record_attestation, data, names))
+    return records, errors
+
+
+@bp.route("/patients/<int:patient_id>/visit", methods=["GET", "POST"])
+def visit(patient_id: int):
+    ctx = _ctx()
+    patient = _patient(ctx, patient_id, write=True)
+    context = {"patient": patient, "method_groups": present.method_groups(), "labs": VISIT_LABS,
+               "lab_units": [(u, u) for u in present.LAB_UNITS],
+               "lab_tests_label": lambda test: present.LAB_TESTS.get(test, test)}
+    today = ctx.today.isoformat()
+    if request.method == "GET":
+        values = {"test_collected_on": today, "labs_collected_on": today, "attested_on": today,
+                  **{f"{prefix}_unit": unit for _t, prefix, unit in VISIT_LABS}}
+        return _form_page("prescriber/visit.html", Form(values), **context)
+    form = Form.from_request(lists=("methods",))
+    records, errors = _visit_records(form)
+    if not records and not errors:
+        form.message = "Fill in at least one part of the visit: the pregnancy test, a lab value or an attestation."
+        form.status = 422
+    elif errors:
+        form.add_errors(errors)
+        form.status = 422
+        form.message = "Nothing was recorded: some fields need attention (see the messages next to them)."
+    else:
+        for _label, record, data, names in records:
+            try:
+                record(ctx, patient.id, data)
+            except DomainError as exc:  # nothing of the visit is kept: the request answers 4xx
+                if exc.status in (403, 404):
+                    raise
+                form.add_errors({names.get(k, k): v for k, v in (exc.fields or {}).items()})
+                form.message = "Nothing was recorded: " + exc.message
+                form.status = exc.status
+                break
+    if form.invalid:
+        return _form_page("prescriber/visit.html", form, **context)
+    said = Counter(label for label, *_ in records)
+    flash("Visit recorded: " + ", ".join(f"{n} {label}{'s' if n > 1 else ''}" for label, n in said.items()) + ".",
+          "success")
+    notice = present.reevaluation_notice(reevaluated(ctx))
+    if notice:
+        flash(notice, "success")
+    return redirect(url_for(".patient", patient_id=patient.id), 303)
 
 
 @bp.route("/patients/<int:patient_id>/<any('pregnancy-tests', 'lab-results', 'attestations'):collection>/new",

@@ -460,3 +460,42 @@ def test_a_check_is_shown_only_to_who_ran_it_on_that_prescription(seed, doctor, 
     assert doc.get(f"/prescriber/prescriptions/{rx}?check=abc").status_code == 400
     colleague = signed_in(seed.user("prescriber", prescriber_id=doctor["prescriber"]))
     assert colleague.get(f"/prescriber/prescriptions/{rx}?check={check}").status_code == 404
+
+
+VISIT = {"test_collected_on": "2026-11-26", "test_result": "negative", "test_specimen": "serum",
+         "test_setting": "medical", "test_clia": "05D1234567", "labs_collected_on": "2026-11-25",
+         "alt_value": "25", "alt_unit": "U/L", "ast_value": "22", "ast_unit": "U/L", "tg_value": "150",
+         "tg_unit": "mg/dL", "tc_value": "180", "tc_unit": "mg/dL", "ldl_value": "", "ldl_unit": "mg/dL",
+         "attested_on": "2026-11-26", "contraception": "yes", "methods": ["iud", "male_condom"],
+         "comprehension": "yes", "counseling": "yes"}
+
+
+def test_a_visit_records_the_test_the_labs_and_the_attestations_on_one_page(seed, doctor, doc, count):
+    patient = seed.patient(doctor["prescriber"])
+    seed.pregnancy_test(patient, -30)  # the screening test of the course
+    rx = seed.prescription(doctor["prescriber"], patient, doctor["pharmacy"])
+    assert seed.evaluate(rx) is None  # blocked: nothing current yet
+    visit = f"{patient_page(patient)}/visit"
+    assert "Record a visit" in text(doc.get(patient_page(patient)))
+    resp = doc.submit(visit, VISIT)
+    assert resp.status_code == 303, text(resp)[:500]
+    assert (count(PregnancyTest), count(LabResult), count(Attestation)) == (2, 4, 3)
+    page = text(doc.get(patient_page(patient)))
+    assert "Visit recorded: 1 pregnancy test, 4 lab results, 3 attestations." in page
+    assert f"prescription #{rx} is now authorized" in page
+
+
+def test_a_visit_with_one_bad_field_records_nothing_and_keeps_what_was_typed(seed, doctor, doc, count):
+    patient = seed.patient(doctor["prescriber"])
+    visit = f"{patient_page(patient)}/visit"
+    resp = doc.submit(visit, {**VISIT, "tg_value": "lots", "attested_on": "2026-11-27"})  # and tomorrow
+    assert resp.status_code == 422
+    assert field_error(resp, "f-tg-value") == "Not a valid number."
+    assert input_value(resp, "alt_value") == "25" and input_value(resp, "test_clia") == "05D1234567"
+    assert (count(PregnancyTest), count(LabResult), count(Attestation)) == (0, 0, 0)
+    # Each record fine on its own but one refused by the service (a date in the future): still nothing.
+    later = doc.submit(visit, {**VISIT, "attested_on": "2026-11-27"})
+    assert later.status_code == 422 and "Nothing was recorded" in text(later)
+    assert (count(PregnancyTest), count(LabResult), count(Attestation)) == (0, 0, 0)
+    empty = doc.submit(visit, {"labs_collected_on": "2026-11-25"})
+    assert empty.status_code == 422 and "Fill in at least one part of the visit" in text(empty)
