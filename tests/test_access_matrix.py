@@ -78,6 +78,9 @@ POLICY = {
     ("POST", "/ncpdp/script"): PRESCRIBERS,
     ("GET", "/static/<path:filename>"): PUBLIC,
     ("GET", "/login"): PUBLIC,
+    # A one-time password link is its own credential: anyone holding it (here an unknown token: 404).
+    ("GET", "/account/set-password/<token>"): PUBLIC,
+    ("POST", "/account/set-password/<token>"): PUBLIC,
     ("POST", "/login"): PUBLIC,
     ("POST", "/logout"): SIGNED_IN,
     ("GET", "/"): SIGNED_IN,
@@ -104,6 +107,7 @@ POLICY = {
         ("GET", "/admin/prescribers/<int:prescriber_id>"), ("POST", "/admin/prescribers/<int:prescriber_id>"),
         ("GET", "/admin/users"), ("GET", "/admin/users/new"), ("POST", "/admin/users/new"),
         ("GET", "/admin/users/<int:user_id>"), ("POST", "/admin/users/<int:user_id>/active"),
+        ("POST", "/admin/users/<int:user_id>/password-link"),
         ("POST", "/admin/users/<int:user_id>/tokens"), ("POST", "/admin/tokens/<int:token_id>/revoke"))},
     **{(m, r): {ADMIN, AUDITOR} for m, r in (
         ("GET", "/audit/"), ("GET", "/audit/export"), ("GET", "/audit/verification"),
@@ -190,7 +194,7 @@ def scene(app, client):
               "prescription_id": rx["id"], "authorization_id": decision["authorization"]["id"],
               "decision_id": decision["id"], "logical_id": f"decision-{refused_decision}",
               "collection": "lab-results", "filename": "pharmsafe.css", "lock_id": lock_id,
-              "session_id": spare_session.id, "resource_type": "Observation", "notification_id": 1}
+              "session_id": spare_session.id, "resource_type": "Observation", "notification_id": 1, "token": "no-such-token"}
     return apis, users, values
 
 

@@ -5,10 +5,11 @@ from pharmsafe.models.interop import ExternalIdentifier
 from pharmsafe.models.notifications import Notification
 from pharmsafe.models.prescriptions import Authorization, Decision, Dispense, Prescription
 from pharmsafe.models.registry import Patient, Pharmacy, Prescriber
-from pharmsafe.models.users import ApiToken, IdempotencyRecord, SignInCounter, User, WebSession
+from pharmsafe.models.users import ApiToken, IdempotencyRecord, PasswordLink, SignInCounter, User, WebSession
 
 __all__ = [
     "ApiToken", "Attestation", "AuditCheckpoint", "AuditEvent", "Authorization", "Decision",
-    "Dispense", "ExternalIdentifier", "IdempotencyRecord", "LabResult", "Notification", "Patient", "Pharmacy", "PregnancyTest",
+    "Dispense", "ExternalIdentifier", "IdempotencyRecord", "LabResult", "Notification", "PasswordLink", "Patient",
+    "Pharmacy", "PregnancyTest",
     "Prescriber", "Prescription", "SchedulerHeartbeat", "SignInCounter", "TransferIn", "User", "WebSession",
 ]

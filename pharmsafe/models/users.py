@@ -33,6 +33,22 @@ class User(Base):
         return f"user:{self.id}"
 
 
+class PasswordLink(Base):
+    """A one-time link that sets a user's password: the first one, or after an admin's reset. Only its
+    SHA-256 is kept; it works once, for PASSWORD_LINK_VALID_FOR, and a newer link replaces it."""
+
+    __tablename__ = "password_links"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    purpose: Mapped[str] = mapped_column(String(16))  # initial | reset
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(String(40))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
 class ApiToken(Base):
     __tablename__ = "api_tokens"
 

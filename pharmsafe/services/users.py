@@ -11,7 +11,7 @@ from sqlalchemy import bindparam, delete, func, or_, select
 
 from pharmsafe.audit import append_event
 from pharmsafe.errors import Conflict, NotFound, ValidationFailed
-from pharmsafe.models import ApiToken, Pharmacy, Prescriber, User, WebSession
+from pharmsafe.models import ApiToken, PasswordLink, Pharmacy, Prescriber, User, WebSession
 from pharmsafe.models.users import PHARMACY_ROLES
 from pharmsafe.services.context import Ctx
 from pharmsafe.services.passwords import PRODUCTION, PasswordHashing
@@ -23,7 +23,7 @@ SESSION_IDLE = timedelta(minutes=30)
 # How long a secret waits for the page that shows it once (the redirect after issuing a token).
 REVEAL_FOR = timedelta(minutes=5)
 # Why a session ended, as `session.ended` records it.
-END_REASONS = ("signed_out", "replaced", "ended_by_user", "deactivated", "password_changed")
+END_REASONS = ("signed_out", "replaced", "ended_by_user", "deactivated", "password_changed", "password_reset")
 # What a session row keeps of the request's own text: nothing the databases cannot store.
 _UNSTORABLE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 
@@ -120,6 +120,53 @@ def change_password(ctx: Ctx, user_id: int, password_hash: str, *, keep_session_
     append_event(ctx.session, action="user.changed", actor=ctx.actor, subject=f"user:{user.id}", now=ctx.now,
                  payload={"changes": {"password": "changed"}, "source": source})
     return end_user_sessions(ctx, user.id, "password_changed", keep_session_id=keep_session_id, source=source)
+
+
+PASSWORD_LINK_VALID_FOR = timedelta(hours=24)
+
+
+def issue_password_link(ctx: Ctx, user_id: int) -> tuple[PasswordLink, str]:
+    """A one-time link's token for the user to set their password: ``initial`` when they have none,
+    ``reset`` when they have one, which then stops working at once (and their sessions end). Earlier
+    unused links stop working too. The token is returned once; only its hash is kept."""
+    user = get_user(ctx, user_id)
+    purpose = "reset" if user.password_hash else "initial"
+    for old in ctx.session.scalars(select(PasswordLink).where(PasswordLink.user_id == user.id,
+                                                              PasswordLink.used_at.is_(None))):
+        old.used_at = ctx.now
+    token = secrets.token_urlsafe(32)
+    row = PasswordLink(user_id=user.id, token_hash=hash_token(token), purpose=purpose, created_at=ctx.now,
+                       created_by=ctx.actor, expires_at=ctx.now + PASSWORD_LINK_VALID_FOR)
+    ctx.session.add(row)
+    if purpose == "reset":
+        user.password_hash = None
+    ctx.session.flush()
+    append_event(ctx.session, action="user.changed", actor=ctx.actor, subject=f"user:{user.id}", now=ctx.now,
+                 payload={"changes": {"password": "reset" if purpose == "reset" else "link issued"},
+                          "password_link": row.id, "expires_at": row.expires_at})
+    if purpose == "reset":
+        end_user_sessions(ctx, user.id, "password_reset")
+    return row, token
+
+
+def password_link(session, token: str, now: datetime) -> PasswordLink | None:
+    """The link a token opens, while it may still be used."""
+    row = session.scalar(select(PasswordLink).where(PasswordLink.token_hash == hash_token(token or "")))
+    if row is None or row.used_at is not None or row.expires_at <= now:
+        return None
+    return row
+
+
+def use_password_link(ctx: Ctx, token: str, password_hash: str) -> User:
+    """Set the password through the link (hashed by the caller) and spend the link."""
+    row = password_link(ctx.session, token, ctx.now)
+    if row is None:
+        raise NotFound("This password link has been used, has expired or was replaced by a newer one; ask an "
+                       "administrator for a new one.")
+    row.used_at = ctx.now
+    user = get_user(ctx, row.user_id)
+    change_password(ctx, user.id, password_hash, source="web")
+    return user
 
 
 def issue_api_token(ctx: Ctx, user_id: int) -> tuple[ApiToken, str]:

@@ -12,6 +12,7 @@ from pharmsafe.http.unit import get_session, make_ctx, now
 from pharmsafe.models import ApiToken, Authorization, Pharmacy, Prescriber, SignInCounter, User
 from pharmsafe.models.statuses import AuthorizationStatus, PrescriberStatus, values
 from pharmsafe.models.users import ROLES
+from pharmsafe.runtime import current_runtime
 from pharmsafe.schemas.registry import PharmacyIn, PrescriberIn
 from pharmsafe.schemas.users import UserIn, UserPatch
 from pharmsafe.services import registry, signin, users
@@ -193,6 +194,7 @@ def user(user_id: int):
     return render_template(
         "admin/user.html", user=target, tokens=tokens,
         new_token=users.take_reveal(current_web_session(), f"user:{target.id}", now()),
+        new_link=users.take_reveal(current_web_session(), f"password-link:{target.id}", now()),
         prescriber=session.get(Prescriber, target.prescriber_id) if target.prescriber_id else None,
         pharmacy=session.get(Pharmacy, target.pharmacy_id) if target.pharmacy_id else None)
 
@@ -221,6 +223,22 @@ def issue_token(user_id: int):
     _row, token = users.issue_api_token(ctx, target.id)
     flash("API token issued.", "success")
     return _show_token_once(ctx, target.id, token)
+
+
+@bp.post("/users/<int:user_id>/password-link")
+def password_link(user_id: int):
+    """A one-time link for the user to set a password: the first, or after a reset (the old password
+    and the user's sessions stop working at once). Shown to this admin once, never in a URL they see
+    in the address bar, a cookie or a log."""
+    ctx = _ctx()
+    target = users.get_user(ctx, user_id)
+    had_password = bool(target.password_hash)
+    _row, token = users.issue_password_link(ctx, target.id)
+    link = current_runtime().settings["BASE_URL"] + url_for("auth.set_password", token=token)
+    users.hold_reveal(ctx, current_web_session(), f"password-link:{target.id}", link)
+    flash(("Password reset: the old password and every session of the user stopped working. " if had_password
+           else "") + "Password link made: pass it on yourself.", "success")
+    return redirect(url_for("admin.user", user_id=target.id), 303)
 
 
 @bp.post("/tokens/<int:token_id>/revoke")

@@ -12,6 +12,7 @@ from marshmallow import ValidationError
 from pharmsafe.audit.chain import audit_batch
 from pharmsafe.db import read_only_session
 from pharmsafe.http.unit import make_ctx, mark_persist, now
+from pharmsafe.models import User
 from pharmsafe.runtime import current_runtime
 from pharmsafe.schemas.users import UserIn
 from pharmsafe.services import signin, users
@@ -159,6 +160,39 @@ def password():
     start_session(ctx, user)  # and this browser goes on in a new one
     flash("Password changed. Every other session of yours has ended.", "success")
     return redirect(url_for("auth.sessions"), 303)
+
+
+@bp.route("/account/set-password/<token>", methods=["GET", "POST"])
+def set_password(token: str):
+    """A one-time password link (made by an admin): choose a password, then sign in with it."""
+    with read_only_session(current_runtime().session_factory) as reader:
+        link = users.password_link(reader, token, now())
+        email = reader.get(User, link.user_id).email if link is not None else None
+        user_id = link.user_id if link is not None else None
+    if link is None:
+        return render_template("account/set_password.html", form=Form(), email=None), 404
+    if request.method != "POST":
+        return render_template("account/set_password.html", form=Form(), email=email)
+    form = Form.from_request(secret=("new_password", "confirm_password"))
+    new, confirm = form.secret("new_password"), form.secret("confirm_password")
+    for name, value in (("new_password", new), ("confirm_password", confirm)):
+        if not value:
+            form.errors[name] = [REQUIRED_MESSAGE]
+    if new:
+        try:
+            UserIn(only=("password",)).load({"password": new})
+        except ValidationError as exc:
+            form.errors["new_password"] = list(exc.messages.get("password", []))
+    if new and confirm and new != confirm:
+        form.errors["confirm_password"] = ["Does not match the new password."]
+    if form.errors:
+        form.message = "The password was not set."
+        return render_template("account/set_password.html", form=form, email=email), 422
+    new_hash = users.hash_password(new, current_runtime().passwords)  # before the write transaction
+    ctx = make_ctx(f"user:{user_id}")  # the person the link is for, setting their own password
+    user = users.use_password_link(ctx, token, new_hash)
+    flash(f"Password set for {user.email}: sign in with it now.", "success")
+    return redirect(url_for("auth.login"), 303)
 
 
 def _peek_signed_in() -> tuple[int, str | None] | None:
