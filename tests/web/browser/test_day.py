@@ -1,0 +1,146 @@
+"""The pharmacy's day in a real browser, at desktop and phone sizes, each screen saved in
+tests/screenshots/: the prescriber's readiness check and its links, a visit recorded on one page and
+the blocked prescription moving by itself; the inbox; the course; a dispense undone the same day; a
+password set by a one-time link; the technician who prepares but never dispenses."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from tests.web.browser.conftest import chromium_or_skip, screenshot, sign_in
+
+chromium_or_skip()
+from playwright.sync_api import expect  # noqa: E402
+
+pytestmark = pytest.mark.browser
+SIZES = {"desktop": {"width": 1280, "height": 900}, "phone": {"width": 390, "height": 844}}
+
+
+@pytest.fixture(params=list(SIZES))
+def size(request):
+    return request.param
+
+
+def fits(page, size: str) -> None:
+    """Nothing wider than the screen: no sideways scrolling."""
+    assert page.evaluate("document.documentElement.scrollWidth") <= SIZES[size]["width"] + 1
+
+
+def test_the_prescriber_checks_follows_the_link_and_the_blocked_prescription_moves(live, person, size):
+    scene = live.seed.scene(test_day=-8)
+    assert live.seed.evaluate(scene["rx"]) is None
+    doc = person(scene["doctor"], **SIZES[size])
+    doc.goto(f"/prescriber/prescriptions/{scene['rx']}")
+    doc.get_by_role("button", name="Check readiness now").click()
+    check = doc.locator("[data-readiness]")
+    expect(check).to_have_attribute("data-readiness", "missing")
+    expect(check).to_be_focused()
+    fits(doc, size)
+    screenshot(doc, f"prescriber-readiness-{size}")
+    doc.locator('[data-supplies="pregnancy_test"]').click()
+    doc.get_by_label("Specimen collected on").fill("2026-11-26")
+    doc.get_by_label("Result").select_option("negative")
+    doc.get_by_label("Specimen", exact=True).select_option("serum")
+    doc.get_by_label("Setting").select_option("medical")
+    doc.get_by_label("CLIA number").fill("05D1234567")
+    doc.get_by_role("button", name="Record a pregnancy test").click()
+    expect(doc.get_by_text(f"prescription #{scene['rx']} is now authorized")).to_be_visible()
+    screenshot(doc, f"prescriber-reevaluated-{size}")
+
+
+def test_a_visit_on_one_page(live, person, size):
+    seed = live.seed
+    prescriber, pharmacy = seed.prescriber(), seed.pharmacy()
+    doctor = seed.user("prescriber", prescriber_id=prescriber)
+    patient = seed.patient(prescriber, can_get_pregnant=False)
+    doc = person(doctor, **SIZES[size])
+    doc.goto(f"/prescriber/patients/{patient}")
+    doc.get_by_role("link", name="Record a visit").click()
+    for label, value in (("ALT (alanine aminotransferase)", "25"), ("AST (aspartate aminotransferase)", "22"),
+                         ("Triglycerides", "150"), ("Total cholesterol", "180")):
+        doc.get_by_label(re.compile(rf"^{re.escape(label)} \(optional\)$")).fill(value)
+    doc.get_by_label("Counseling", exact=True).check()
+    fits(doc, size)
+    screenshot(doc, f"prescriber-visit-{size}")
+    doc.get_by_role("button", name="Record the visit").click()
+    expect(doc.get_by_text("Visit recorded: 4 lab results, 1 attestation.")).to_be_visible()
+    del pharmacy
+
+
+def test_the_inbox_tells_and_opens(live, person, size):
+    from pharmsafe.scheduler import send_notifications
+    scene = live.seed.scene(test_day=-8)
+    assert live.seed.evaluate(scene["rx"]) is None
+    send_notifications(live.app)
+    doc = person(scene["doctor"], **SIZES[size])
+    inbox = doc.locator("[data-inbox]")
+    expect(inbox).to_have_attribute("data-inbox", "1")
+    inbox.click()
+    item = doc.locator('[data-kind="blocked"]')
+    expect(item).to_contain_text(f"Prescription #{scene['rx']} is blocked")
+    expect(item).to_contain_text("To unblock:")
+    fits(doc, size)
+    screenshot(doc, f"inbox-{size}")
+    item.get_by_role("button", name="Open").click()
+    expect(doc).to_have_url(re.compile(rf"/prescriber/prescriptions/{scene['rx']}$"))
+    expect(doc.locator("[data-inbox]")).to_have_attribute("data-inbox", "0")
+
+
+def test_the_course_and_a_dispense_undone_the_same_day(live, person, size):
+    scene = live.seed.scene(evaluate=True)
+    rph = person(scene["pharmacist"], **SIZES[size])
+    rph.goto(f"/pharmacist/prescriptions/{scene['rx']}")
+    rph.get_by_label("RMA number").fill(f"RMA-DAY-{size}")
+    rph.get_by_label("Do not dispense after").fill("2026-11-30")
+    rph.get_by_role("button", name="Dispense").click()
+    expect(rph.locator("[data-outcome]")).to_have_attribute("data-outcome", "dispensed")
+    rph.get_by_label("Why it was entered by mistake").fill("Rang up the wrong patient")
+    rph.get_by_role("button", name="Undo this dispense").click()
+    expect(rph.locator("[data-outcome]")).to_have_attribute("data-outcome", "reversed")
+    expect(rph.locator("[data-dispense-reversed]")).to_contain_text("Rang up the wrong patient")
+    expect(rph.get_by_role("button", name="Evaluate")).to_be_visible()
+    screenshot(rph, f"pharmacist-dispense-undone-{size}")
+    rph.get_by_role("link", name="The patient's course, newest first").click()
+    entries = rph.locator("[data-course]")
+    expect(entries.first).to_have_attribute("data-course", re.compile(r"^dispense:\d+$"))
+    expect(entries.first).to_contain_text("reversed")
+    fits(rph, size)
+    screenshot(rph, f"pharmacist-course-{size}")
+
+
+def test_a_password_set_by_a_one_time_link(live, person, size):
+    from pharmsafe.services.users import create_user
+    seed = live.seed
+    email = f"link-{size}@example.test"
+    user_id = seed.run(lambda ctx: create_user(ctx, email=email, role="auditor")[0].id)
+    admin = person(seed.user("admin"), **SIZES[size])
+    admin.goto(f"/admin/users/{user_id}")
+    admin.get_by_role("button", name="Make a password link").click()
+    link = admin.locator("[data-password-link]").inner_text()
+    screenshot(admin, f"admin-password-link-{size}")
+    visitor = person(None, **SIZES[size])
+    visitor.goto(link.replace("http://127.0.0.1:5000", ""))
+    visitor.get_by_label("New password", exact=True).fill("a passphrase of my own")
+    visitor.get_by_label("New password again").fill("a passphrase of my own")
+    fits(visitor, size)
+    screenshot(visitor, f"set-password-{size}")
+    visitor.get_by_role("button", name="Set password").click()
+    expect(visitor.get_by_text(f"Password set for {email}")).to_be_visible()
+    sign_in(visitor, email, "a passphrase of my own")
+    expect(visitor).to_have_url(re.compile(r"/audit/$"))
+
+
+def test_the_technician_prepares_and_never_dispenses(live, person, size):
+    seed = live.seed
+    scene = seed.scene(evaluate=True)
+    tech = person(seed.user("technician", pharmacy_id=scene["pharmacy"]), **SIZES[size])
+    expect(tech).to_have_url(re.compile(r"/pharmacist/$"))
+    tech.goto(f"/pharmacist/prescriptions/{scene['rx']}")
+    expect(tech.locator("[data-technician]")).to_contain_text("Ready for a pharmacist to dispense.")
+    for name in ("Evaluate", "Dispense", "Reverse"):
+        expect(tech.get_by_role("button", name=name, exact=True)).to_have_count(0)
+    fits(tech, size)
+    screenshot(tech, f"technician-prescription-{size}")
+    tech.get_by_role("link", name="Record a transfer-in").click()
+    expect(tech.get_by_role("heading", level=1)).to_contain_text("transfer-in")
