@@ -100,6 +100,11 @@ class WebSession(Base):
     reveal_subject: Mapped[str | None] = mapped_column(String(64))
     reveal_secret: Mapped[str | None] = mapped_column(String(255))
     reveal_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A form posted after this session timed out: where it came from and what was typed (never a
+    # password), for the same person's next sign-in in this browser.
+    stash_path: Mapped[str | None] = mapped_column(String(255))
+    stash_form: Mapped[str | None] = mapped_column(Text)
+    stash_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     user: Mapped[User] = relationship(lazy="joined", innerjoin=True)
 

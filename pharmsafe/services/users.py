@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import secrets
 from datetime import datetime, timedelta
@@ -321,6 +322,42 @@ def own_session(ctx: Ctx, user_id: int, session_id: int) -> WebSession:
     if row is None or row.user_id != user_id:
         raise NotFound(f"Session {session_id} does not exist.")
     return row
+
+
+STASH_FOR = timedelta(minutes=30)
+UNKEPT_FIELDS = ("csrf_token",)
+
+
+def session_row(session, session_id: str) -> WebSession | None:
+    """The row a session cookie names, live or not."""
+    return session.scalar(select(WebSession).where(WebSession.token_hash == hash_session_id(session_id)))
+
+
+def stash_form(row: WebSession, path: str, values: dict[str, Any], now: datetime) -> bool:
+    """Keep a form posted after ``row`` timed out (not one ended on purpose: a sign-out, a
+    deactivation, a password change). Passwords and the CSRF token are never kept."""
+    if row.ended_at is not None:
+        return False
+    kept = {k: v for k, v in values.items() if k not in UNKEPT_FIELDS and "password" not in k}
+    row.stash_path, row.stash_form, row.stash_until = path, json.dumps(kept), now + STASH_FOR
+    return True
+
+
+def carry_stash(old: WebSession | None, new: WebSession, now: datetime) -> None:
+    """A new sign-in takes over what its browser's timed-out session kept, when it is the same person's."""
+    if old is None or old.user_id != new.user_id or old.stash_until is None or old.stash_until <= now:
+        return
+    new.stash_path, new.stash_form, new.stash_until = old.stash_path, old.stash_form, old.stash_until
+    old.stash_path = old.stash_form = old.stash_until = None
+
+
+def take_stash(row: WebSession | None, path: str, now: datetime) -> dict[str, Any] | None:
+    """What was kept for the form on ``path``, removed as it is read."""
+    if row is None or row.stash_path != path or row.stash_until is None or row.stash_until <= now:
+        return None
+    values = json.loads(row.stash_form or "{}")
+    row.stash_path = row.stash_form = row.stash_until = None
+    return values
 
 
 def hold_reveal(ctx: Ctx, row: WebSession, subject: str, secret: str) -> None:

@@ -72,7 +72,10 @@ def login():
         except (signin.SignInRefused, signin.SignInThrottled) as exc:
             refusal = exc
         else:
-            start_session(make_ctx(user.actor), user)
+            kept = session.get("stash_sid")
+            old = users.session_row(ctx.session, kept) if isinstance(kept, str) else None
+            new = start_session(make_ctx(user.actor), user)
+            users.carry_stash(old, new, now())
     if refusal is not None:
         # The refusal (its audit event and the failure count) is committed with the answer.
         mark_persist()

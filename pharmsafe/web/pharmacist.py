@@ -33,7 +33,7 @@ from pharmsafe.services.transfers import record_transfer_in
 from pharmsafe.web import present, worklist
 from pharmsafe.web.forms import Form, attempt
 from pharmsafe.web.locks import patient_lock, patient_locks
-from pharmsafe.web.session import current_user, guard
+from pharmsafe.web.session import current_user, guard, restored_form
 
 bp = Blueprint("pharmacist", __name__, url_prefix="/pharmacist")
 bp.before_request(guard("pharmacist", "technician"))
@@ -205,7 +205,15 @@ def render_prescription(ctx, rx: Prescription, *, dispense_form: Form | None = N
 @bp.get("/prescriptions/<int:prescription_id>")
 def prescription(prescription_id: int):
     ctx, rx = _load(prescription_id)
-    return render_prescription(ctx, rx)
+    kept = restored_form()
+    if kept is None:
+        return render_prescription(ctx, rx)
+    # Back from signing in again: the form that was typed into, filled in (Dispense, Undo or Reverse).
+    if "quantity" in kept:
+        return render_prescription(ctx, rx, dispense_form=Form(kept))
+    if "dispense_id" in kept:
+        return render_prescription(ctx, rx, undo_form=Form(kept))
+    return render_prescription(ctx, rx, reverse_form=Form(kept) if "reason" in kept else None)
 
 
 @bp.post("/prescriptions/<int:prescription_id>/evaluate")
@@ -354,7 +362,7 @@ def new_transfer_in(prescription_id: int):
     context = {"rx": rx, "patient": session.get(Patient, rx.patient_id), "pharmacy": pharmacy,
                "rma_required": ctx.policy(pharmacy.time_zone).require_rma}
     if request.method == "GET":
-        return _transfer_page("pharmacist/transfer_in_form.html", Form(), **context)
+        return _transfer_page("pharmacist/transfer_in_form.html", Form(restored_form()), **context)
     form = Form.from_request()
 
     def act():
@@ -386,7 +394,7 @@ def transfer_in_entered_in_error(prescription_id: int, evidence_id: int):
     session = get_session()
     context = {"rx": rx, "patient": session.get(Patient, rx.patient_id), "row": row}
     if request.method == "GET":
-        return _transfer_page("pharmacist/transfer_in_entered_in_error.html", Form(), **context)
+        return _transfer_page("pharmacist/transfer_in_entered_in_error.html", Form(restored_form()), **context)
     form = Form.from_request()
 
     def act():

@@ -47,7 +47,7 @@ from pharmsafe.web import present
 from pharmsafe.web.forms import Form, attempt, flatten
 from pharmsafe.web.locks import patient_lock, patient_locks
 from pharmsafe.web.notices import report_reversed
-from pharmsafe.web.session import current_user, guard
+from pharmsafe.web.session import current_user, guard, restored_form
 
 bp = Blueprint("prescriber", __name__, url_prefix="/prescriber")
 bp.before_request(guard("prescriber"))
@@ -108,7 +108,7 @@ def _patient_fields(form: Form) -> dict:
 def new_patient():
     ctx = _ctx()
     if request.method == "GET":
-        return _form_page("prescriber/patient_form.html", Form({"enrolled_on": ctx.today.isoformat()}))
+        return _form_page("prescriber/patient_form.html", Form(restored_form({"enrolled_on": ctx.today.isoformat()})))
     form = Form.from_request()
 
     def act():
@@ -275,7 +275,7 @@ def visit(patient_id: int):
     if request.method == "GET":
         values = {"test_collected_on": today, "labs_collected_on": today, "attested_on": today,
                   **{f"{prefix}_unit": unit for _t, prefix, unit in VISIT_LABS}}
-        return _form_page("prescriber/visit.html", Form(values), **context)
+        return _form_page("prescriber/visit.html", Form(restored_form(values)), **context)
     form = Form.from_request(lists=("methods",))
     records, errors = _visit_records(form)
     if not records and not errors:
@@ -322,6 +322,7 @@ def new_evidence(patient_id: int, collection: str):
         # A link may open the form on one kind (the lock banner opens it on the clearance).
         if collection == "attestations" and request.args.get("kind") in dict(ATTESTATION_KINDS):
             values["kind"] = request.args["kind"]
+        values = restored_form(values)
         return _form_page(template, Form(values), **context)
     form = Form.from_request(lists=("methods",))
     ok, _row = attempt(form, lambda: record(ctx, patient.id, load(form)))
@@ -342,7 +343,7 @@ def entered_in_error(patient_id: int, collection: str, evidence_id: int):
     row = evidence.get_evidence(ctx, collection, patient.id, evidence_id)
     context = {"patient": patient, "collection": collection, "row": row}
     if request.method == "GET":
-        return _form_page("prescriber/entered_in_error.html", Form(), **context)
+        return _form_page("prescriber/entered_in_error.html", Form(restored_form()), **context)
     form = Form.from_request()
 
     def act():
@@ -366,8 +367,8 @@ def new_prescription():
     pharmacies = session.scalars(select(Pharmacy).order_by(Pharmacy.name, Pharmacy.id)).all()
     context = {"patients": patients, "pharmacies": pharmacies}
     if request.method == "GET":
-        form = Form({"patient_id": request.args.get("patient_id", ""), "drug": "isotretinoin", "refills": "0",
-                     "written_on": ctx.today.isoformat()})
+        form = Form(restored_form({"patient_id": request.args.get("patient_id", ""), "drug": "isotretinoin",
+                                   "refills": "0", "written_on": ctx.today.isoformat()}))
         return _form_page("prescriber/prescription_form.html", form, **context)
     form = Form.from_request()
 

@@ -13,10 +13,11 @@ import unicodedata
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import current_app, g, redirect, request, session, url_for
+from flask import current_app, flash, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.exc import SQLAlchemyError
+from werkzeug.exceptions import HTTPException
 
 from pharmsafe.errors import Forbidden
 from pharmsafe.http.unit import get_session, now
@@ -63,6 +64,8 @@ def _load_session() -> WebSession | None:
     row = users.web_session_for(get_session(), session_id, now()) if isinstance(session_id, str) else None
     if row is None:
         session.pop("sid", None)
+        if isinstance(session_id, str):
+            g.expired_sid = session_id  # a form posted now is kept for the next sign-in (guard)
     return row
 
 
@@ -168,12 +171,53 @@ def guard(*roles: str):
         user = current_user()
         if user is None:
             target = request.full_path.rstrip("?") if request.method == "GET" else None
+            if request.method == "POST":
+                target = _keep_timed_out_form()
             return redirect(url_for("auth.login", next=target))
         if user.role not in roles:
             names = " and ".join(ROLE_NAMES[r] for r in roles)
             raise Forbidden(f"This page is for {names}; you are signed in as a {user.role}.")
         return None
     return check
+
+
+def form_page(path: str) -> str:
+    """The page a form posting to ``path`` is on: the path itself when it also answers GET (a "new"
+    form), else its parent (the prescription a Dispense form belongs to)."""
+    adapter = current_app.url_map.bind("")
+    for candidate in (path, path.rsplit("/", 1)[0]):
+        try:
+            adapter.match(candidate, method="GET")
+            return candidate
+        except HTTPException:
+            continue
+    return path
+
+
+def _keep_timed_out_form() -> str | None:
+    """A form posted after its session timed out: keep what was typed on that session's row, and say
+    where to come back to after signing in."""
+    expired = g.get("expired_sid")
+    if not expired:
+        return None
+    row = users.session_row(get_session(), expired)
+    page = form_page(request.path)
+    values = {k: (v if len(v) > 1 else v[0]) for k, v in request.form.lists()}
+    if row is None or not users.stash_form(row, page, values, now()):
+        return None
+    session["stash_sid"] = expired
+    return page
+
+
+def restored_form(defaults: dict | None = None) -> dict | None:
+    """On a form's page after signing in again: what was typed before the session timed out (and a
+    message saying so), once; None otherwise."""
+    values = users.take_stash(current_web_session(), request.path, now())
+    if values is None:
+        return defaults
+    flash("Your session had ended before this form was sent: what you typed is back (passwords never are). "
+          "Check it and send it again.", "info")
+    return values
 
 
 def template_context() -> dict:
