@@ -2,7 +2,7 @@
 as tables of numbers the pages draw as SVG charts and offer as CSV.
 
 - decisions per day by outcome (evaluations);
-- the most common blocking reasons (failing gate codes of blocked evaluations);
+- the most common blocking reasons (the failing gates' codes in blocked evaluations);
 - time from submission to dispense: median and 90th percentile, in hours;
 - authorizations expired undispensed, per day;
 - windows closing in the next seven days (active authorizations by their deadline's day).
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select, true
 from sqlalchemy.orm import Session
 
 from pharmsafe.models import Authorization, Decision, Dispense, Prescription
@@ -51,13 +51,32 @@ def _scoped(stmt, pharmacy_id: int | None, column):
     return stmt if pharmacy_id is None else stmt.where(column == pharmacy_id)
 
 
+def _on_postgresql(session: Session) -> bool:
+    """PostgreSQL counts by local day in SQL (its time zone functions); SQLite has none, so there the
+    rows are counted here, which is the same count."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
+def _local_day(column, zone: ZoneInfo):
+    return func.date(func.timezone(zone.key, column))
+
+
+def _per_day(session: Session, stmt, column, zone: ZoneInfo, *extra) -> Counter:
+    """Counts by (local day, *extra): grouped in SQL on PostgreSQL, here elsewhere."""
+    if _on_postgresql(session):
+        day = _local_day(column, zone)
+        grouped = stmt.with_only_columns(day, *extra, func.count()).group_by(day, *extra)
+        return Counter({(row[0], *row[1:-1]): row[-1] for row in session.execute(grouped)})
+    rows = session.execute(stmt.with_only_columns(column, *extra))
+    return Counter((row[0].astimezone(zone).date(), *row[1:]) for row in rows)
+
+
 def decisions_per_day(session: Session, pharmacy_id, since: date, until: date, zone: ZoneInfo) -> Chart:
-    stmt = (select(Decision.evaluated_at, Decision.outcome)
-            .join(Prescription, Prescription.id == Decision.prescription_id)
+    stmt = (select(Decision.id).join(Prescription, Prescription.id == Decision.prescription_id)
             .where(Decision.stage == "evaluation", Decision.evaluated_at >= _start(since, zone),
                    Decision.evaluated_at < _start(until + timedelta(days=1), zone)))
-    counts = Counter((at.astimezone(zone).date(), outcome)
-                     for at, outcome in session.execute(_scoped(stmt, pharmacy_id, Prescription.pharmacy_id)))
+    counts = _per_day(session, _scoped(stmt, pharmacy_id, Prescription.pharmacy_id), Decision.evaluated_at, zone,
+                      Decision.outcome)
     chart = Chart("decisions", "Decisions per day, by outcome", ["authorized", "blocked"])
     chart.rows = [(d.isoformat(), {s: counts[(d, s)] for s in chart.series}) for d in _days(since, until)]
     return chart
@@ -68,14 +87,22 @@ def blocking_reasons(session: Session, pharmacy_id, since: date, until: date, zo
             .where(Decision.stage == "evaluation", Decision.outcome == "blocked",
                    Decision.evaluated_at >= _start(since, zone),
                    Decision.evaluated_at < _start(until + timedelta(days=1), zone)))
-    counts: Counter = Counter()
-    for (gates,) in session.execute(_scoped(stmt, pharmacy_id, Prescription.pharmacy_id)):
-        for gate in gates:
-            if gate.get("status") == "fail":
-                found = [f for f in gate.get("findings") or [] if f.get("status") == "fail"] or [gate]
-                counts.update(f.get("code", "") for f in found)
+    stmt = _scoped(stmt, pharmacy_id, Prescription.pharmacy_id)
     chart = Chart("reasons", "The most common blocking reasons", ["blocked evaluations"])
-    chart.rows = [(code, {"blocked evaluations": n}) for code, n in counts.most_common(TOP_REASONS)]
+    if _on_postgresql(session):
+        # The failing gates' codes, unnested from the stored JSON and counted in SQL.
+        gates = func.json_array_elements(Decision.gates).table_valued("value").lateral("gate")
+        code = gates.c.value.op("->>")("code")
+        grouped = (stmt.with_only_columns(code, func.count()).join(gates, true())
+                   .where(gates.c.value.op("->>")("status") == "fail")
+                   .group_by(code).order_by(func.count().desc(), code).limit(TOP_REASONS))
+        chart.rows = [(c, {"blocked evaluations": n}) for c, n in session.execute(grouped)]
+        return chart
+    counts: Counter = Counter()
+    for (gate_list,) in session.execute(stmt):
+        counts.update(g.get("code", "") for g in gate_list if g.get("status") == "fail")
+    chart.rows = [(c, {"blocked evaluations": n}) for c, n in sorted(counts.items(), key=lambda i: (-i[1], i[0]))
+                  [:TOP_REASONS]]
     return chart
 
 
@@ -98,25 +125,23 @@ def submission_to_dispense(session: Session, pharmacy_id, since: date, until: da
 
 
 def expired_undispensed(session: Session, pharmacy_id, since: date, until: date, zone: ZoneInfo) -> Chart:
-    stmt = (select(Authorization.closed_at).where(
+    stmt = (select(Authorization.id).where(
         Authorization.status == AuthorizationStatus.EXPIRED, Authorization.closed_at >= _start(since, zone),
         Authorization.closed_at < _start(until + timedelta(days=1), zone)))
-    counts = Counter(at.astimezone(zone).date()
-                     for (at,) in session.execute(_scoped(stmt, pharmacy_id, Authorization.pharmacy_id)))
+    counts = _per_day(session, _scoped(stmt, pharmacy_id, Authorization.pharmacy_id), Authorization.closed_at, zone)
     chart = Chart("expired", "Authorizations expired undispensed, per day", ["expired"])
-    chart.rows = [(d.isoformat(), {"expired": counts[d]}) for d in _days(since, until)]
+    chart.rows = [(d.isoformat(), {"expired": counts[(d,)]}) for d in _days(since, until)]
     return chart
 
 
 def closing_this_week(session: Session, pharmacy_id, now: datetime, zone: ZoneInfo) -> Chart:
     today = now.astimezone(zone).date()
-    stmt = (select(Authorization.dispense_by).where(
+    stmt = (select(Authorization.id).where(
         Authorization.status == AuthorizationStatus.ACTIVE, Authorization.dispense_by >= now,
         Authorization.dispense_by < _start(today + timedelta(days=7), zone)))
-    counts = Counter(at.astimezone(zone).date()
-                     for (at,) in session.execute(_scoped(stmt, pharmacy_id, Authorization.pharmacy_id)))
+    counts = _per_day(session, _scoped(stmt, pharmacy_id, Authorization.pharmacy_id), Authorization.dispense_by, zone)
     chart = Chart("closing", "Windows closing in the next seven days", ["closing"])
-    chart.rows = [(d.isoformat(), {"closing": counts[d]}) for d in _days(today, today + timedelta(days=6))]
+    chart.rows = [(d.isoformat(), {"closing": counts[(d,)]}) for d in _days(today, today + timedelta(days=6))]
     return chart
 
 
