@@ -87,6 +87,9 @@ class DispenseOut(Schema):
     rma_number = fields.String(allow_none=True)
     rma_do_not_dispense_after = fields.Date(allow_none=True)
     acknowledged_warnings = fields.List(fields.String())
+    # A dispense reversed as entered by mistake, the same day (pages only; it no longer counts).
+    reversed_at = Instant(allow_none=True)
+    reversal_reason = fields.String(allow_none=True)
 
 
 class ReversalOut(Schema):

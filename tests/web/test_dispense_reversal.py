@@ -120,6 +120,10 @@ def test_in_fhir_it_reads_as_entered_in_error(app, client, seed, dispensed):
     resp = client.get(f"/fhir/R4/MedicationDispense/dispense-{dispensed['dispense']}",
                       headers={"Authorization": f"Bearer {admin.token}"})
     assert resp.status_code == 200 and resp.get_json()["status"] == "entered-in-error"
+    # The JSON API lists it with the patient, reversed.
+    listed = admin.ok("GET", f"/patients/{dispensed['patient']}")["dispenses"]
+    assert [(d["id"], d["reversal_reason"]) for d in listed] == [(dispensed["dispense"], "wrong bag")]
+    assert listed[0]["reversed_at"] is not None
 
 
 @pytest.mark.parametrize("at,allowed", [("2026-11-27T04:59:59+00:00", True),   # 23:59:59 in New York
