@@ -16,6 +16,7 @@ import shutil
 import pytest
 
 from tests.web.browser.conftest import ROOT, chromium_or_skip, screenshot
+from tests.web.seed import PASSWORD
 
 chromium_or_skip()
 from playwright.sync_api import expect  # noqa: E402
@@ -399,9 +400,10 @@ def background_of(page, selector: str) -> str:
     }""")
 
 
-def test_a_double_click_on_dispense_dispenses_once_and_answers_with_the_first_result(live, person):
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_a_double_click_on_dispense_dispenses_once_and_answers_with_the_first_result(live, person, size):
     scene = live.seed.scene(evaluate=True)
-    rph = person(scene["pharmacist"])
+    rph = person(scene["pharmacist"], **size)
     rph.goto(f"/pharmacist/prescriptions/{scene['rx']}")
     # A slow link: every POST waits 700 ms before it leaves the browser.
     def slow(route):
@@ -409,13 +411,13 @@ def test_a_double_click_on_dispense_dispenses_once_and_answers_with_the_first_re
             rph.wait_for_timeout(700)
         route.continue_()
     rph.route("**/dispense", slow)
-    rph.get_by_label("RMA number").fill("RMA-DBL-1")
+    rph.get_by_label("RMA number").fill(f"RMA-DBL-1-{size['width']}")
     rph.get_by_label("Do not dispense after").fill("2026-11-30")
     rph.get_by_role("button", name="Dispense").dblclick()
     expect(rph.locator("[data-outcome]")).to_have_attribute("data-outcome", "dispensed")
     expect(rph.get_by_text("Dispensed and recorded.")).to_be_visible()
     expect(rph.get_by_role("alert")).to_have_count(0)
-    screenshot(rph, "pharmacist-double-click-dispensed")
+    screenshot(rph, f"pharmacist-double-click-dispensed-{size['width']}")
 
 
 def test_the_server_answers_a_resent_dispense_form_with_the_first_result(live, person):
@@ -435,15 +437,16 @@ def test_the_server_answers_a_resent_dispense_form_with_the_first_result(live, p
     expect(second.get_by_role("alert")).to_have_count(0)
 
 
-def test_focus_moves_to_what_to_fix_and_the_ring_is_visible(live, person):
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_focus_moves_to_what_to_fix_and_the_ring_is_visible(live, person, size):
     scene = live.seed.scene(evaluate=True)
-    rph = person(scene["pharmacist"], width=390, height=844)
+    rph = person(scene["pharmacist"], **size)
     rph.goto(f"/pharmacist/prescriptions/{scene['rx']}")
     rph.get_by_role("button", name="Dispense").click()  # no RMA: refused
     alert = rph.get_by_role("alert")
     expect(alert).to_be_focused()
     expect(alert).to_be_in_viewport()
-    screenshot(rph, "pharmacist-refused-focus-phone")
+    screenshot(rph, f"pharmacist-refused-focus-{size['width']}")
     # The focus ring against what it sits on: a field on the page, a button in the dark top bar.
     for selector in ("#f-rma-number", ".topbar button"):
         rph.focus(selector)
@@ -470,3 +473,27 @@ def test_the_managers_dashboard_draws_each_chart_with_its_numbers(live, person, 
     shot = screenshot(page, "manager-dashboard" + ("-phone" if size is PHONE else ""))
     if size is DESKTOP:
         docs_copy(shot, DOCS_DASHBOARD_SCREENSHOT)
+
+
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_a_form_sent_after_the_session_timed_out_comes_back_filled_in(live, person, size):
+    scene = live.seed.scene(evaluate=True)
+    rph = person(scene["pharmacist"], **size)
+    page = f"/pharmacist/prescriptions/{scene['rx']}"
+    rph.goto(page)
+    rph.get_by_label("RMA number").fill("RMA-TIMED-OUT")
+    rph.get_by_label("Do not dispense after").fill("2026-11-30")
+    live.clock.advance(minutes=31)
+    try:
+        rph.get_by_role("button", name="Dispense").click()
+        expect(rph).to_have_url(re.compile(r"/login\?next="))
+        rph.get_by_label("Email").fill(scene["pharmacist"])
+        rph.get_by_label("Password").fill(PASSWORD)
+        rph.get_by_role("button", name="Sign in").click()
+        expect(rph).to_have_url(re.compile(rf"{page}$"))
+        expect(rph.get_by_text("what you typed is back (passwords never are)")).to_be_visible()
+        expect(rph.get_by_label("RMA number")).to_have_value("RMA-TIMED-OUT")
+        expect(rph.locator("[data-outcome]")).to_have_attribute("data-outcome", "authorized")
+        screenshot(rph, f"pharmacist-form-kept-{size['width']}")
+    finally:
+        live.clock.advance(minutes=-31)
