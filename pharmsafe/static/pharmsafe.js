@@ -2,7 +2,9 @@
    - a form is sent once: its buttons are disabled while the request is in flight, and a second
      click (or Enter) before the answer arrives sends nothing;
    - after a refused form, focus moves to the message that says what to fix;
-   - coming back to a page from the browser's history re-enables its forms. */
+   - coming back to a page from the browser's history re-enables its forms;
+   - a page answered to a form (a refusal: a success redirects) takes the address of the form's own
+     page, so that Reload shows that page afresh and never sends the refused form again. */
 (function () {
   "use strict";
 
@@ -38,6 +40,11 @@
   window.addEventListener("pageshow", function () {
     document.querySelectorAll("form[data-sending]").forEach(release);
   });
+
+  var page = document.body && document.body.dataset.pageUrl;
+  if (page && window.history && window.history.replaceState) {
+    window.history.replaceState(null, "", page);
+  }
 
   document.addEventListener("DOMContentLoaded", function () {
     var target = document.querySelector("main [role=alert], main [data-focus-first]");

@@ -232,4 +232,5 @@ def template_context() -> dict:
             unread = unread_count(get_session(), user.id)
         except SQLAlchemyError:
             unread = 0
-    return {"current_user": user, "home_url": home_url(user) if user else url_for("auth.login"), "unread": unread}
+    return {"current_user": user, "home_url": home_url(user) if user else url_for("auth.login"), "unread": unread,
+            "form_page": form_page}

@@ -497,3 +497,31 @@ def test_a_form_sent_after_the_session_timed_out_comes_back_filled_in(live, pers
         screenshot(rph, f"pharmacist-form-kept-{size['width']}")
     finally:
         live.clock.advance(minutes=-31)
+
+
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_reload_after_a_refused_form_shows_the_page_and_sends_nothing_again(live, person, size):
+    from sqlalchemy import func, select
+
+    from pharmsafe.models import Decision
+    from pharmsafe.runtime import runtime_of
+
+    def decisions():
+        with runtime_of(live.app).session_factory() as s:
+            return s.scalar(select(func.count()).select_from(Decision))
+
+    scene = live.seed.scene(evaluate=True)
+    rph = person(scene["pharmacist"], **size)
+    page = f"/pharmacist/prescriptions/{scene['rx']}"
+    rph.goto(page)
+    rph.get_by_role("button", name="Dispense").click()  # no RMA: refused, and the refusal recorded
+    expect(rph.get_by_role("alert")).to_be_visible()
+    expect(rph).to_have_url(re.compile(rf"{page}$"))  # the page's own address, not the form's
+    before = decisions()
+    rph.reload()
+    expect(rph.locator("[data-outcome]")).to_have_attribute("data-outcome", "authorized")
+    expect(rph.get_by_role("alert")).to_have_count(0)
+    assert decisions() == before  # nothing sent again
+    rph.go_back()
+    expect(rph).to_have_url(re.compile(rf"{page}$"))
+    assert decisions() == before
