@@ -116,6 +116,7 @@ POLICY = {
     **{(m, r): {RPH} for m, r in (
         ("GET", "/pharmacist/prescriptions/<int:prescription_id>"),
         ("GET", "/pharmacist/prescriptions/<int:prescription_id>/course"),
+        ("POST", "/pharmacist/prescriptions/<int:prescription_id>/prepare"),
         ("POST", "/pharmacist/prescriptions/<int:prescription_id>/dispense"),
         ("POST", "/pharmacist/prescriptions/<int:prescription_id>/evaluate"),
         ("POST", "/pharmacist/prescriptions/<int:prescription_id>/reverse"),
@@ -145,6 +146,7 @@ for _key in [("GET", "/api/v1/prescribers"), ("GET", "/api/v1/patients"), ("GET"
              ("GET", "/fhir/R4/MedicationDispense/<string:logical_id>"), ("GET", "/fhir/R4/MedicationDispense"),
              ("GET", "/pharmacist/"), ("GET", "/pharmacist/prescriptions/<int:prescription_id>"),
              ("GET", "/pharmacist/prescriptions/<int:prescription_id>/course"),
+             ("POST", "/pharmacist/prescriptions/<int:prescription_id>/prepare"),
              ("GET", "/pharmacist/prescriptions/<int:prescription_id>/transfers-in/new"),
              ("POST", "/pharmacist/prescriptions/<int:prescription_id>/transfers-in/new")]:
     POLICY[_key] = POLICY[_key] | {TECH}

@@ -78,6 +78,12 @@ class Authorization(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reversal_reason: Mapped[str | None] = mapped_column(String(500))
     reversed_by: Mapped[str | None] = mapped_column(String(40))
+    # Prepared for the pharmacist (a technician's or a pharmacist's): the RMA obtained from the REMS,
+    # filled into the Dispense form; the dispense checks it again like anything typed there.
+    prepared_rma_number: Mapped[str | None] = mapped_column(String(64))
+    prepared_rma_do_not_dispense_after: Mapped[date | None] = mapped_column(Date)
+    prepared_by: Mapped[str | None] = mapped_column(String(40))
+    prepared_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     decision: Mapped[Decision] = relationship(lazy="joined", innerjoin=True, foreign_keys=[decision_id])
     prescription: Mapped[Prescription] = relationship()

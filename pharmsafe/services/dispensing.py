@@ -122,3 +122,23 @@ def reverse_dispense(ctx: Ctx, dispense_id: int, pharmacy_id: int, reason: str) 
                  payload={"prescription_id": rx.id, "authorization_id": row.authorization_id, "reason": reason,
                           "rma_number": row.rma_number, "rma_stays_used": row.rma_number is not None})
     return row
+
+
+def prepare_rma(ctx: Ctx, authorization_id: int, pharmacy_id: int, rma_number: str | None,
+                rma_do_not_dispense_after: date | None) -> Authorization:
+    """Keep the RMA obtained from the REMS on the active authorization, for the pharmacist's Dispense
+    form (a technician prepares; only a pharmacist dispenses). Nothing is judged here: the dispense
+    re-checks the number and its date with everything else."""
+    auth = get_authorization(ctx, authorization_id, for_update=True)
+    if auth.pharmacy_id != pharmacy_id:
+        raise Forbidden(f"Authorization {auth.id} belongs to another pharmacy.")
+    refuse_unless_active(ctx, auth)
+    number = normalise_rma(rma_number)
+    if number is None:
+        raise ValidationFailed({"rma_number": ["Required: the RMA number obtained from the REMS."]})
+    auth.prepared_rma_number, auth.prepared_rma_do_not_dispense_after = number, rma_do_not_dispense_after
+    auth.prepared_by, auth.prepared_at = ctx.actor, ctx.now
+    append_event(ctx.session, action="authorization.prepared", actor=ctx.actor, subject=f"authorization:{auth.id}",
+                 now=ctx.now, payload={"prescription_id": auth.prescription_id, "rma_number": number,
+                                       "rma_do_not_dispense_after": rma_do_not_dispense_after})
+    return auth

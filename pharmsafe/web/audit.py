@@ -31,7 +31,7 @@ ACTIONS = ("decision.recorded", "authorization.issued", "authorization.expired",
            "dispense.recorded", "evidence.recorded", "evidence.entered_in_error", "prescription.submitted",
            "registry.changed", "user.created", "user.changed", "user.login", "user.login_failed", "token.issued",
            "token.revoked", "audit.exported", "audit.checkpoint", "check.performed", "notification.sent",
-           "dispense.reversed", "session.ended", "user.lock_lifted", "policy.loaded")
+           "dispense.reversed", "session.ended", "user.lock_lifted", "policy.loaded", "authorization.prepared")
 DOWNLOADS = (("csv", "Download CSV"), ("ndjson", "Download NDJSON"), ("fhir", "Download FHIR"))
 
 

@@ -24,8 +24,8 @@ from pharmsafe.schemas.transfers import TransferInIn
 from pharmsafe.services import evidence
 from pharmsafe.services.access import require_prescription_access, visible_prescriptions
 from pharmsafe.services.authorizations import is_past, reverse_authorization
-from pharmsafe.services.course import course
-from pharmsafe.services.dispensing import dispense_authorization, dispense_day, reverse_dispense
+from pharmsafe.services.course import actor_names, course
+from pharmsafe.services.dispensing import dispense_authorization, dispense_day, prepare_rma, reverse_dispense
 from pharmsafe.services.evaluation import evaluate_prescription, get_prescription, reevaluated
 from pharmsafe.services.reads import decisions_of, latest_authorization
 from pharmsafe.services.rma import normalise_rma
@@ -174,6 +174,7 @@ def _authorization(rx: Prescription, form: Form) -> Authorization:
 
 def render_prescription(ctx, rx: Prescription, *, dispense_form: Form | None = None,
                         reverse_form: Form | None = None, undo_form: Form | None = None,
+                        prepare_form: Form | None = None,
                         message: str | None = None, status: int = 200):
     session = get_session()
     patient = session.get(Patient, rx.patient_id)
@@ -196,7 +197,10 @@ def render_prescription(ctx, rx: Prescription, *, dispense_form: Form | None = N
         deadline_source=present.deadline_source(active.decision.dispense_by_source) if active else "",
         current_through=present.other_evidence_current_through(latest),
         warnings=present.warnings_to_acknowledge(active.decision, latest) if active else [],
-        dispense_form=dispense_form or Form({"quantity": quantity}),
+        prepared_by=(actor_names(session, [active.prepared_by]).get(active.prepared_by, active.prepared_by)
+                     if active is not None and active.prepared_by else None),
+        dispense_form=dispense_form or Form(_dispense_defaults(active, quantity)),
+        prepare_form=prepare_form or Form(_dispense_defaults(active, quantity)),
         reverse_form=reverse_form or Form(), message=message, quantity=quantity,
         undo_form=undo_form or Form(), undoable=_undoable(ctx, rx, auth),
     ), status
@@ -263,6 +267,16 @@ def dispense(prescription_id: int):
     return redirect(url_for(".prescription", prescription_id=rx.id), 303)
 
 
+def _dispense_defaults(active: Authorization | None, quantity: str) -> dict:
+    """The Dispense form as it opens: the quantity, and the RMA prepared for it, if any."""
+    values = {"quantity": quantity}
+    if active is not None and active.prepared_rma_number:
+        values["rma_number"] = active.prepared_rma_number
+        if active.prepared_rma_do_not_dispense_after:
+            values["rma_do_not_dispense_after"] = active.prepared_rma_do_not_dispense_after.isoformat()
+    return values
+
+
 def _undoable(ctx, rx: Prescription, auth: Authorization | None) -> Dispense | None:
     """The dispense a pharmacist may still undo: in effect, and recorded today."""
     done = auth.dispense if auth is not None else None
@@ -285,6 +299,27 @@ def _repeated_dispense(ctx, auth: Authorization, form: Form) -> bool:
     except ArithmeticError:
         return False
     return quantity == Decimal(done.quantity) and normalise_rma(form.text("rma_number")) == done.rma_number
+
+
+@bp.post("/prescriptions/<int:prescription_id>/prepare")
+def prepare(prescription_id: int):
+    """A technician (or a pharmacist) keeps the RMA obtained from the REMS for the Dispense form."""
+    ctx, rx = _load(prescription_id)
+    form = Form.from_request()
+    auth = _authorization(rx, form)
+
+    def act():
+        data = DispenseIn(partial=("quantity",)).load({
+            "rma_number": form.text("rma_number"), "rma_do_not_dispense_after": form.text("rma_do_not_dispense_after")})
+        return prepare_rma(ctx, auth.id, current_user().pharmacy_id, data.get("rma_number"),
+                           data.get("rma_do_not_dispense_after"))
+
+    ok, _auth = attempt(form, act)
+    if not ok:
+        return render_prescription(ctx, rx, prepare_form=form, message=form.message, status=form.status)
+    flash("RMA kept for the pharmacist: it fills the Dispense form, and is checked again when they dispense.",
+          "success")
+    return redirect(url_for(".prescription", prescription_id=rx.id), 303)
 
 
 @bp.post("/prescriptions/<int:prescription_id>/dispense-reversal")

@@ -1,6 +1,6 @@
 """The technician (DESIGN.md §5): linked to one pharmacy, searches and reads what is routed to it as
-its pharmacists do and prepares (records transfers-in); never evaluates, dispenses, reverses or
-withdraws a transfer-in, on the pages or through the API."""
+its pharmacists do and prepares (records transfers-in, keeps the RMA for the Dispense form); never
+evaluates, dispenses, reverses or withdraws a transfer-in, on the pages or through the API."""
 from __future__ import annotations
 
 import re
@@ -80,3 +80,34 @@ def test_through_the_api_a_technician_reads_and_records_transfers_in_only(app, c
         resp = tech.call(method, path, json=body)
         assert resp.status_code == 403, path
     assert rph.ok("GET", f"/prescriptions/{rx['id']}")["authorization"]["status"] == "active"
+
+
+def test_a_technician_prepares_the_rma_and_the_pharmacist_finds_it_in_the_dispense_form(scene, tech, signed_in,
+                                                                                        count, app):
+    from sqlalchemy import select
+
+    from pharmsafe.models import AuditEvent
+    from pharmsafe.runtime import runtime_of
+    from tests.web.conftest import input_value
+    page = f"/pharmacist/prescriptions/{scene['rx']}"
+    html = tech.get(page).get_data(as_text=True)
+    assert 'data-action="prepare"' in html and 'data-action="dispense"' not in html
+    refused = tech.submit(f"{page}/prepare", {"authorization_id": str(scene["auth"]), "rma_number": " ",
+                                              "rma_do_not_dispense_after": "2026-11-30"}, page=page)
+    assert refused.status_code == 422
+    kept = tech.submit(f"{page}/prepare", {"authorization_id": str(scene["auth"]), "rma_number": "rma-prep-1 ",
+                                           "rma_do_not_dispense_after": "2026-11-30"}, page=page)
+    assert kept.status_code == 303 and count(Dispense) == 0
+    rph = signed_in(scene["pharmacist"])
+    shown = rph.get(page)
+    assert input_value(shown, "rma_number") == "RMA-PREP-1"
+    assert input_value(shown, "rma_do_not_dispense_after") == "2026-11-30"
+    assert f"RMA prepared by {scene['technician']} (technician) at" in text(shown)
+    with runtime_of(app).session_factory() as s:
+        event = s.scalar(select(AuditEvent).where(AuditEvent.action == "authorization.prepared"))
+    assert event.subject == f"authorization:{scene['auth']}" and event.actor.startswith("user:")
+    # The pharmacist dispenses with it: the dispense checks it like anything typed.
+    done = rph.submit(f"{page}/dispense", {"authorization_id": str(scene["auth"]), "quantity": "60",
+                                           "rma_number": "RMA-PREP-1", "rma_do_not_dispense_after": "2026-11-30"},
+                      page=page)
+    assert done.status_code == 303 and count(Dispense) == 1
