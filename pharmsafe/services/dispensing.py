@@ -127,15 +127,25 @@ def reverse_dispense(ctx: Ctx, dispense_id: int, pharmacy_id: int, reason: str) 
 def prepare_rma(ctx: Ctx, authorization_id: int, pharmacy_id: int, rma_number: str | None,
                 rma_do_not_dispense_after: date | None) -> Authorization:
     """Keep the RMA obtained from the REMS on the active authorization, for the pharmacist's Dispense
-    form (a technician prepares; only a pharmacist dispenses). Nothing is judged here: the dispense
-    re-checks the number and its date with everything else."""
+    form (a technician prepares; only a pharmacist dispenses). Both are required and a number already
+    used is refused now, not at the counter; the dispense still re-checks the number and its date with
+    everything else."""
     auth = get_authorization(ctx, authorization_id, for_update=True)
     if auth.pharmacy_id != pharmacy_id:
         raise Forbidden(f"Authorization {auth.id} belongs to another pharmacy.")
     refuse_unless_active(ctx, auth)
     number = normalise_rma(rma_number)
+    errors: dict[str, list[str]] = {}
     if number is None:
-        raise ValidationFailed({"rma_number": ["Required: the RMA number obtained from the REMS."]})
+        errors["rma_number"] = ["Required: the RMA number obtained from the REMS."]
+    elif rma_in_use(ctx, number):
+        errors["rma_number"] = ["This RMA number is already used by a dispense or a transfer-in: obtain a new "
+                                "one from the REMS."]
+    if rma_do_not_dispense_after is None:
+        errors["rma_do_not_dispense_after"] = ["Required: the RMA's do-not-dispense-after date, as the REMS "
+                                               "shows it."]
+    if errors:
+        raise ValidationFailed(errors)
     auth.prepared_rma_number, auth.prepared_rma_do_not_dispense_after = number, rma_do_not_dispense_after
     auth.prepared_by, auth.prepared_at = ctx.actor, ctx.now
     append_event(ctx.session, action="authorization.prepared", actor=ctx.actor, subject=f"authorization:{auth.id}",

@@ -95,6 +95,11 @@ def test_a_technician_prepares_the_rma_and_the_pharmacist_finds_it_in_the_dispen
     refused = tech.submit(f"{page}/prepare", {"authorization_id": str(scene["auth"]), "rma_number": " ",
                                               "rma_do_not_dispense_after": "2026-11-30"}, page=page)
     assert refused.status_code == 422
+    assert "Required: the RMA number obtained from the REMS." in text(refused)
+    undated = tech.submit(f"{page}/prepare", {"authorization_id": str(scene["auth"]), "rma_number": "RMA-PREP-1",
+                                              "rma_do_not_dispense_after": ""}, page=page)
+    assert undated.status_code == 422
+    assert "Required: the RMA's do-not-dispense-after date, as the REMS shows it." in text(undated)
     kept = tech.submit(f"{page}/prepare", {"authorization_id": str(scene["auth"]), "rma_number": "rma-prep-1 ",
                                            "rma_do_not_dispense_after": "2026-11-30"}, page=page)
     assert kept.status_code == 303 and count(Dispense) == 0
@@ -111,3 +116,18 @@ def test_a_technician_prepares_the_rma_and_the_pharmacist_finds_it_in_the_dispen
                                            "rma_number": "RMA-PREP-1", "rma_do_not_dispense_after": "2026-11-30"},
                       page=page)
     assert done.status_code == 303 and count(Dispense) == 1
+
+
+def test_a_technician_cannot_keep_an_rma_number_already_used(scene, tech, count, app):
+    from sqlalchemy import select
+
+    from pharmsafe.models import Authorization
+    from pharmsafe.runtime import runtime_of
+    page = f"/pharmacist/prescriptions/{scene['rx']}"
+    assert tech.submit(f"{page}/transfers-in/new", TRANSFER).status_code == 303 and count(TransferIn) == 1
+    refused = tech.submit(f"{page}/prepare", {"authorization_id": str(scene["auth"]), "rma_number": "rma-tech-1",
+                                              "rma_do_not_dispense_after": "2026-11-30"}, page=page)
+    assert refused.status_code == 422
+    assert "This RMA number is already used by a dispense or a transfer-in" in text(refused)
+    with runtime_of(app).session_factory() as s:
+        assert s.scalar(select(Authorization.prepared_rma_number).where(Authorization.id == scene["auth"])) is None
