@@ -2,17 +2,9 @@
 Parameters and DetectedIssues, valid R4B; who may read it."""
 from __future__ import annotations
 
-import pytest
 from fhir.resources.R4B.guidanceresponse import GuidanceResponse
 
-from tests.support import World
-
-BASE = "http://127.0.0.1:5000"
-
-
-@pytest.fixture
-def world(app, client):
-    return World(app, client)
+from tests.fhir.conftest import BASE
 
 
 def read(api, decision_id: int, status: int = 200) -> dict:

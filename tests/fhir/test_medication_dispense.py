@@ -4,14 +4,7 @@ from __future__ import annotations
 import pytest
 from fhir.resources.R4B.medicationdispense import MedicationDispense
 
-from tests.support import World
-
-BASE = "http://127.0.0.1:5000"
-
-
-@pytest.fixture
-def world(app, client):
-    return World(app, client)
+from tests.fhir.conftest import BASE
 
 
 def read(api, logical_id: str, status: int = 200) -> dict:

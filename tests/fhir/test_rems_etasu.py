@@ -3,20 +3,12 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from fhir.resources.R4B.parameters import Parameters
 from sqlalchemy import func, select
 
 from pharmsafe.models import AuditEvent, Decision
 from pharmsafe.runtime import runtime_of
-from tests.support import World
-
-BASE = "http://127.0.0.1:5000"
-
-
-@pytest.fixture
-def world(app, client):
-    return World(app, client)
+from tests.fhir.conftest import BASE
 
 
 def etasu(api, parameters: list[dict], status: int = 200, **kw) -> dict:
@@ -170,3 +162,21 @@ def test_several_prescriptions_are_412_before_the_medication_is_judged(world):
     body = etasu(doc, [patient_param(patient["rems_patient_id"]),
                        {"name": "medication", "valueCodeableConcept": {"text": "amoxicillin"}}], 412)
     assert body["issue"][0]["code"] == "multiple-matches"
+
+
+def test_an_admin_checks_any_patient_and_any_prescription(world, app):
+    """An admin may check every patient (INTEROP.md §2): the same answer the patient's prescriber gets,
+    by REMS id and by prescription, each recorded as a check on the prescription."""
+    pharmacy, _ = world.pharmacist_api()
+    _, doc = world.prescriber_api()
+    patient = world.patient(doc)
+    world.ready_evidence(doc, patient)
+    rx = world.prescription(doc, patient, pharmacy)
+    by_patient = etasu(world.admin, [patient_param(patient["rems_patient_id"])])
+    assert by_patient["parameter"][0]["resource"]["status"] == "success"
+    assert last_check(app).subject == f"prescription:{rx['id']}"
+    by_rx = etasu(world.admin, [{"name": "prescription",
+                                 "valueReference": {"reference": f"MedicationRequest/{rx['id']}"}}])
+    assert by_rx["parameter"][0]["resource"]["status"] == "success"
+    assert last_check(app).subject == f"prescription:{rx['id']}"
+    assert etasu(doc, [patient_param(patient["rems_patient_id"])])["parameter"][0]["resource"]["status"] == "success"
