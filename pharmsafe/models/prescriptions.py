@@ -117,3 +117,5 @@ class Dispense(Base):
     reversed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reversed_by: Mapped[str | None] = mapped_column(String(40))
     reversal_reason: Mapped[str | None] = mapped_column(String(500))
+    # Under an RMA: the pharmacist noted that they reversed it with the REMS (NULL before that was asked).
+    rma_reversal_noted: Mapped[bool | None] = mapped_column(Boolean)

@@ -100,11 +100,14 @@ def dispense_day(ctx: Ctx, rx) -> date:
     return ctx.now.astimezone(policy_zone(ctx.policy(zone), zone)).date()
 
 
-def reverse_dispense(ctx: Ctx, dispense_id: int, pharmacy_id: int, reason: str) -> Dispense:
+def reverse_dispense(ctx: Ctx, dispense_id: int, pharmacy_id: int, reason: str, *,
+                     rma_reversal_noted: bool = False) -> Dispense:
     """A dispense entered by mistake, reversed by a pharmacist of the dispensing pharmacy on the day
     it was recorded (the policy's zone), with a reason (DESIGN.md §2). It stops counting everywhere
     (course, early refill, one dispense in effect); its RMA number stays used; the prescription
-    becomes `reversed` and may be evaluated again. Never deletes a row."""
+    becomes `reversed` and may be evaluated again. Never deletes a row. A dispense made under an RMA
+    is undone only once the pharmacist notes that they reversed that RMA with the REMS, which
+    otherwise still counts it as dispensed."""
     row = ctx.session.scalar(select(Dispense).where(Dispense.id == dispense_id).with_for_update())
     if row is None:
         raise NotFound(f"Dispense {dispense_id} does not exist.")
@@ -116,11 +119,16 @@ def reverse_dispense(ctx: Ctx, dispense_id: int, pharmacy_id: int, reason: str) 
     if row.dispensed_on != dispense_day(ctx, rx):  # "the day it was recorded", counted as the dispense was
         raise Conflict(f"Dispense {row.id} was recorded on {row.dispensed_on.isoformat()}; a dispense can be reversed "
                        "only on the day it was recorded.", code="reversal_window_passed")
+    if row.rma_number is not None and not rma_reversal_noted:
+        raise ValidationFailed({"rma_reversed": [f"Reverse RMA {row.rma_number} with the REMS first, then say so "
+                                                 "here: the REMS still counts it as dispensed."]})
     row.reversed_at, row.reversed_by, row.reversal_reason = ctx.now, ctx.actor, reason
+    row.rma_reversal_noted = True if row.rma_number is not None else None
     rx.status = PrescriptionStatus.REVERSED
     append_event(ctx.session, action="dispense.reversed", actor=ctx.actor, subject=f"dispense:{row.id}", now=ctx.now,
                  payload={"prescription_id": rx.id, "authorization_id": row.authorization_id, "reason": reason,
-                          "rma_number": row.rma_number, "rma_stays_used": row.rma_number is not None})
+                          "rma_number": row.rma_number, "rma_stays_used": row.rma_number is not None,
+                          "rma_reversal_noted": bool(row.rma_reversal_noted)})
     return row
 
 

@@ -337,7 +337,8 @@ def reverse_dispense_view(prescription_id: int):
         row = get_session().get(Dispense, dispense_id)
         if row is None or row.prescription_id != rx.id:
             raise NotFound(f"Prescription {rx.id} has no dispense {dispense_id}.")
-        return reverse_dispense(ctx, dispense_id, current_user().pharmacy_id, reason)
+        return reverse_dispense(ctx, dispense_id, current_user().pharmacy_id, reason,
+                                rma_reversal_noted=form.text("rma_reversed") == "yes")
 
     ok, _row = attempt(form, act)
     if not ok:

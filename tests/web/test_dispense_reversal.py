@@ -28,7 +28,7 @@ def dispensed(seed):
 def undo(who, rx: int, reason: str = "Scanned the wrong patient's bag", **over):
     html = who.get(page(rx)).get_data(as_text=True)
     found = re.search(r'name="dispense_id" value="(\d+)"', html)
-    data = {"dispense_id": found.group(1) if found else "1", "reason": reason, **over}
+    data = {"dispense_id": found.group(1) if found else "1", "reason": reason, "rma_reversed": "yes", **over}
     return who.client.post(f"{page(rx)}/dispense-reversal", data={**data, "csrf_token": who.csrf_token(page(rx))})
 
 
@@ -83,7 +83,8 @@ def test_a_reversed_dispense_no_longer_counts_for_the_next_prescription(app, see
     before = failing(rx2)
     assert before, "the dispense in effect blocks a second prescription"
     from pharmsafe.services.dispensing import reverse_dispense
-    seed.run(lambda ctx: reverse_dispense(ctx, dispensed["dispense"], dispensed["pharmacy"], "wrong bag"))
+    seed.run(lambda ctx: reverse_dispense(ctx, dispensed["dispense"], dispensed["pharmacy"], "wrong bag",
+                                             rma_reversal_noted=True))
     assert seed.evaluate(rx2) is not None and failing(rx2) == set()
 
 
@@ -108,14 +109,15 @@ def test_a_reason_is_required_and_others_may_not(app, seed, dispensed, signed_in
     # Twice: the second is refused as reversed already.
     assert undo(rph, dispensed["rx"]).status_code == 303
     twice = rph.client.post(f"{page(dispensed['rx'])}/dispense-reversal", data={
-        "dispense_id": str(dispensed["dispense"]), "reason": "again", "csrf_token": rph.csrf_token(page(dispensed["rx"]))})
+        "dispense_id": str(dispensed["dispense"]), "reason": "again", "rma_reversed": "yes", "csrf_token": rph.csrf_token(page(dispensed["rx"]))})
     assert twice.status_code == 409 and "reversed already" in text(twice)
 
 
 def test_in_fhir_it_reads_as_entered_in_error(app, client, seed, dispensed):
     from pharmsafe.services.dispensing import reverse_dispense
     from tests.support import Api, admin_token
-    seed.run(lambda ctx: reverse_dispense(ctx, dispensed["dispense"], dispensed["pharmacy"], "wrong bag"))
+    seed.run(lambda ctx: reverse_dispense(ctx, dispensed["dispense"], dispensed["pharmacy"], "wrong bag",
+                                             rma_reversal_noted=True))
     admin = Api(client, admin_token(app))
     resp = client.get(f"/fhir/R4/MedicationDispense/dispense-{dispensed['dispense']}",
                       headers={"Authorization": f"Bearer {admin.token}"})
@@ -135,3 +137,48 @@ def test_the_day_ends_at_midnight_where_the_program_counts_it(app, seed, dispens
     resp = undo(rph, dispensed["rx"], dispense_id=str(dispensed["dispense"]))
     assert resp.status_code == (303 if allowed else 409)
     assert (dispense_row(app, dispensed["dispense"]).reversed_at is not None) is allowed
+
+
+def test_the_rma_reversal_with_the_rems_is_noted_before_the_dispense_is_undone(app, seed, dispensed, signed_in):
+    """The REMS still counts the RMA as dispensed until the pharmacist reverses it there: the undo asks
+    them to say they did, names the number, and records it in the trail."""
+    rph = signed_in(dispensed["pharmacist"])
+    html = rph.get(page(dispensed["rx"])).get_data(as_text=True)
+    assert 'name="rma_reversed"' in html and "RMA-UNDO-1" in html
+    refused = undo(rph, dispensed["rx"], rma_reversed="")
+    assert refused.status_code == 422 and "Reverse RMA RMA-UNDO-1 with the REMS" in field_error(refused, "undo-rma-reversed")
+    assert 'value="Scanned the wrong patient' in refused.get_data(as_text=True)  # what was typed is kept
+    assert dispense_row(app, dispensed["dispense"]).reversed_at is None
+    assert undo(rph, dispensed["rx"]).status_code == 303
+    with runtime_of(app).session_factory() as s:
+        payload = json.loads(s.scalar(select(AuditEvent.payload).where(AuditEvent.action == "dispense.reversed")))
+    assert payload["rma_reversal_noted"] is True and payload["rma_number"] == "RMA-UNDO-1"
+    assert re.search(r"RMA RMA-UNDO-1 stays used here, and user:\d+ noted it reversed with the REMS\.",
+                     text(rph.get(page(dispensed["rx"]))))
+
+
+def test_a_dispense_without_an_rma_is_undone_without_that_note(settings, clock):
+    """Under eu-ppp there is no RMA: nothing to reverse with a REMS, and nothing asked."""
+    from pharmsafe import create_app
+    from tests.web.conftest import Pages
+    from tests.web.seed import Seed
+
+    app = create_app(dict(settings, PROGRAM="eu-ppp"), clock=clock)
+    try:
+        seed = Seed(app)
+        pharmacy = seed.pharmacy(time_zone="Europe/Paris")
+        prescriber = seed.prescriber()
+        patient = seed.patient(prescriber, can_get_pregnant=False)
+        seed.ready_evidence(patient, can_get_pregnant=False)
+        rx = seed.prescription(prescriber, patient, pharmacy)
+        dispense_id = seed.dispense(seed.evaluate(rx), None)
+        rph = Pages(app.test_client())
+        assert rph.login(seed.user("pharmacist", pharmacy_id=pharmacy)).status_code == 302
+        assert 'name="rma_reversed"' not in rph.get(page(rx)).get_data(as_text=True)
+        assert undo(rph, rx, rma_reversed="").status_code == 303
+        with runtime_of(app).session_factory() as s:
+            assert s.get(Dispense, dispense_id).reversed_at is not None
+            payload = json.loads(s.scalar(select(AuditEvent.payload).where(AuditEvent.action == "dispense.reversed")))
+        assert payload["rma_number"] is None and payload["rma_reversal_noted"] is False
+    finally:
+        runtime_of(app).engine.dispose()
