@@ -292,7 +292,8 @@ REPEAT_WINDOW = timedelta(minutes=10)
 
 def _repeated_dispense(ctx, auth: Authorization, form: Form) -> bool:
     done = get_session().scalar(select(Dispense).where(Dispense.authorization_id == auth.id))
-    if done is None or done.dispensed_by != ctx.actor or ctx.now - done.dispensed_at > REPEAT_WINDOW:
+    if (done is None or done.reversed_at is not None or done.dispensed_by != ctx.actor
+            or ctx.now - done.dispensed_at > REPEAT_WINDOW):  # an undone dispense answers no repeat
         return False
     try:
         quantity = Decimal(form.text("quantity") or "x")

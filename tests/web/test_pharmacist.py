@@ -330,3 +330,29 @@ def test_the_same_form_sent_again_by_the_same_person_soon_after_gets_the_first_a
     late = send(rph)
     assert late.status_code == 409 and "has already been dispensed" in text(late)
     assert count(Dispense) == 1
+
+
+def test_the_same_form_sent_again_after_its_dispense_was_undone_is_refused(seed, scene, rph, count, app):
+    """A dispense undone (entered by mistake) answers no repeated click as if it stood: the form sent
+    again says the authorization was used, and the prescription stays reversed."""
+    from pharmsafe.models import Prescription
+    evaluate(rph, scene["rx"])
+    html = rph.get(page(scene["rx"])).get_data(as_text=True)
+    form = {"authorization_id": re.search(r'name="authorization_id" value="(\d+)"', html).group(1),
+            "quantity": "60", "rma_number": "RMA-2002", "rma_do_not_dispense_after": "2026-11-30"}
+
+    def send(path, data):
+        return rph.client.post(f"{page(scene['rx'])}/{path}",
+                               data={**data, "csrf_token": rph.csrf_token(page(scene["rx"]))})
+
+    assert send("dispense", form).status_code == 303
+    dispense_id = re.search(r'name="dispense_id" value="(\d+)"', rph.get(page(scene["rx"])).get_data(as_text=True))
+    assert send("dispense-reversal", {"dispense_id": dispense_id.group(1), "reason": "Wrong patient's bag",
+                                      "rma_reversed": "yes"}).status_code == 303
+    runtime_of(app).clock.advance(minutes=1)
+    again = send("dispense", form)
+    assert again.status_code == 409 and "has already been dispensed" in text(again)
+    assert "Dispensed and recorded." not in text(again)
+    with runtime_of(app).session_factory() as s:
+        assert s.get(Prescription, scene["rx"]).status == "reversed"
+    assert count(Dispense) == 1
