@@ -62,6 +62,11 @@ _DISPENSES = (select(_DISPENSE.id, _DISPENSE.dispensed_on, _DISPENSE.days_supply
                                 _TRANSFER.entered_in_error_at.is_(None))))
 
 
+# A draft (the readiness check before sending) has no id yet: "other than this prescription" is then
+# every prescription. Comparing with NULL would match none and drop every dispense.
+_NO_ID = -1
+
+
 def prescription_facts(rx: Prescription) -> f.PrescriptionFacts:
     return f.PrescriptionFacts(id=rx.id, drug=rx.drug, ndc=rx.ndc, strength_mg=Decimal(rx.strength_mg),
                                quantity=Decimal(rx.quantity), days_supply=rx.days_supply,
@@ -107,7 +112,7 @@ def load_facts(session: Session, rx: Prescription, *, stage: str = "evaluation",
             for a in session.execute(_ATTESTATIONS, by_patient)),
         prior_dispenses=tuple(
             f.DispenseFacts(id=d.id, dispensed_on=d.dispensed_on, days_supply=d.days_supply, kind=d.kind)
-            for d in session.execute(_DISPENSES, {**by_patient, "prescription_id": rx.id})),
+            for d in session.execute(_DISPENSES, {**by_patient, "prescription_id": _NO_ID if rx.id is None else rx.id})),
         rma=rma,
         stage=stage,
         dispense_quantity=dispense_quantity,

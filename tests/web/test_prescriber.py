@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from sqlalchemy import select
 
 from pharmsafe.models import Attestation, Authorization, LabResult, Patient, PregnancyTest, Prescription
 from pharmsafe.runtime import runtime_of
@@ -447,6 +448,28 @@ def test_a_readiness_check_before_sending_runs_the_gates_and_stores_nothing_but_
     shown = doc.get(checked.headers["Location"])
     assert 'data-readiness="ready"' in shown.get_data(as_text=True) and readiness(shown) == {}
     assert count(Decision) == before[1] and count(AuditEvent, AuditEvent.action == "check.performed") == 2
+
+
+def test_a_check_before_sending_counts_the_patients_earlier_dispenses_here(seed, doctor, doc, app):
+    """A draft has no id yet: its check must still see the patient's dispenses at this pharmacy, and
+    answer what the evaluation of the same prescription answers once it is sent."""
+    from pharmsafe.models import Decision
+    patient = seed.patient(doctor["prescriber"])
+    seed.ready_evidence(patient)
+    first = seed.prescription(doctor["prescriber"], patient, doctor["pharmacy"])
+    seed.dispense(seed.evaluate(first), "RMA-EARLIER-1")
+    draft = {"patient_id": str(patient), "pharmacy_id": str(doctor["pharmacy"]), "drug": "isotretinoin",
+             "ndc": "0591-2434-15", "strength_mg": "20", "quantity": "60", "days_supply": "30", "refills": "0",
+             "written_on": seed.day(0).isoformat(), "first_of_course": ""}
+    checked = readiness(doc.submit("/prescriber/prescriptions/new", {**draft, "intent": "check"}))
+    assert checked, "a second prescription the day after a 30-day dispense is not ready"
+    sent = doc.submit("/prescriber/prescriptions/new", draft)
+    rx = int(sent.headers["Location"].rsplit("/", 1)[1])
+    assert seed.evaluate(rx) is None
+    with runtime_of(app).session_factory() as s:
+        decision = s.scalars(select(Decision).where(Decision.prescription_id == rx)).one()
+        failing = {g["gate"]: g["status"] for g in decision.gates if g["status"] in ("fail", "warn")}
+    assert checked == failing
 
 
 def test_a_check_is_shown_only_to_who_ran_it_on_that_prescription(seed, doctor, doc, signed_in):
