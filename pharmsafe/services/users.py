@@ -150,9 +150,11 @@ def issue_password_link(ctx: Ctx, user_id: int) -> tuple[PasswordLink, str]:
     return row, token
 
 
-def password_link(session, token: str, now: datetime) -> PasswordLink | None:
-    """The link a token opens, while it may still be used."""
-    row = session.scalar(select(PasswordLink).where(PasswordLink.token_hash == hash_token(token or "")))
+def password_link(session, token: str, now: datetime, *, for_update: bool = False) -> PasswordLink | None:
+    """The link a token opens, while it may still be used (locked, when it is about to be spent, so
+    that two requests sent at once cannot both use it)."""
+    query = select(PasswordLink).where(PasswordLink.token_hash == hash_token(token or ""))
+    row = session.scalar(query.with_for_update() if for_update else query)
     if row is None or row.used_at is not None or row.expires_at <= now:
         return None
     return row
@@ -160,7 +162,7 @@ def password_link(session, token: str, now: datetime) -> PasswordLink | None:
 
 def use_password_link(ctx: Ctx, token: str, password_hash: str) -> User:
     """Set the password through the link (hashed by the caller) and spend the link."""
-    row = password_link(ctx.session, token, ctx.now)
+    row = password_link(ctx.session, token, ctx.now, for_update=True)
     if row is None:
         raise NotFound("This password link has been used, has expired or was replaced by a newer one; ask an "
                        "administrator for a new one.")

@@ -94,3 +94,36 @@ def test_the_password_rules_apply_and_nothing_changes_on_a_refusal(app, seed, ad
     assert mismatch.status_code == 422 and field_error(mismatch, "f-confirm-password") == "Does not match the new password."
     assert set_password(app, path)[0].status_code == 303  # the link still works after refusals
     assert set_password(app, "/account/set-password/not-a-token")[0].status_code == 404
+
+
+def test_one_link_sent_at_once_from_several_browsers_sets_one_password(app, seed, admin):
+    """The link is locked while it is spent: of eight requests released together, one sets the
+    password and the others are told the link was used (on PostgreSQL they would all read it unused)."""
+    import threading
+
+    email = "racing.pharmacist@example.test"
+    with runtime_of(app).unit_of_work("system:test") as ctx:
+        from pharmsafe.services.users import create_user
+        create_user(ctx, email=email, role="pharmacist", pharmacy_id=seed.pharmacy())
+    uid = user_id(app, email)
+    path = make_link(admin, uid)
+    visitors = [Pages(app.test_client()) for _ in range(8)]
+    tokens = [v.csrf_token("/login") for v in visitors]
+    barrier, statuses = threading.Barrier(len(visitors)), [None] * len(visitors)
+
+    def send(i):
+        barrier.wait()
+        password = f"passphrase number {i} here"
+        statuses[i] = visitors[i].client.post(path, data={"new_password": password, "confirm_password": password,
+                                                          "csrf_token": tokens[i]}).status_code
+
+    threads = [threading.Thread(target=send, args=(i,)) for i in range(len(visitors))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert sorted(statuses) == [303] + [404] * 7
+    with runtime_of(app).session_factory() as s:
+        changed = s.scalars(select(AuditEvent).where(AuditEvent.subject == f"user:{uid}",
+                                                     AuditEvent.action == "user.changed")).all()
+    assert [json.loads(e.payload)["changes"]["password"] for e in changed] == ["link issued", "changed"]
