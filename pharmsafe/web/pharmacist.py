@@ -212,9 +212,12 @@ def prescription(prescription_id: int):
     kept = restored_form()
     if kept is None:
         return render_prescription(ctx, rx)
-    # Back from signing in again: the form that was typed into, filled in (Dispense, Undo or Reverse).
+    # Back from signing in again: the form that was typed into, filled in (Dispense, Prepare, Undo or
+    # Reverse; Prepare is the one with an RMA and no quantity).
     if "quantity" in kept:
         return render_prescription(ctx, rx, dispense_form=Form(kept))
+    if "rma_number" in kept:
+        return render_prescription(ctx, rx, prepare_form=Form(kept))
     if "dispense_id" in kept:
         return render_prescription(ctx, rx, undo_form=Form(kept))
     return render_prescription(ctx, rx, reverse_form=Form(kept) if "reason" in kept else None)

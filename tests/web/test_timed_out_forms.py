@@ -65,3 +65,30 @@ def test_a_sign_in_form_or_a_deliberate_sign_out_keeps_nothing(seed, signed_in, 
     assert sent.status_code in (302, 400)
     rph.login(scene["pharmacist"])
     assert input_value(rph.get(page), "rma_number") == ""
+
+
+def test_the_rma_a_technician_typed_into_prepare_comes_back_after_signing_in_again(seed, signed_in, clock, app):
+    from pharmsafe.models import Authorization
+    from pharmsafe.runtime import runtime_of
+    from tests.web.seed import PASSWORD
+    scene = seed.scene(evaluate=True)
+    tech_email = seed.user("technician", pharmacy_id=scene["pharmacy"])
+    tech = signed_in(tech_email)
+    page = f"/pharmacist/prescriptions/{scene['rx']}"
+    html = tech.get(page).get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', html).group(1)
+    clock.advance(minutes=31)
+    sent = tech.client.post(f"{page}/prepare", data={"csrf_token": token, "authorization_id": str(scene["auth"]),
+                                                     "rma_number": "RMA-PREP-KEPT",
+                                                     "rma_do_not_dispense_after": "2026-11-30"})
+    assert sent.status_code == 302
+    login_page = sent.headers["Location"]
+    back = tech.client.post(login_page, data={"email": tech_email, "password": PASSWORD,
+                                              "csrf_token": tech.csrf_token(login_page)})
+    assert back.status_code == 302 and back.headers["Location"] == page
+    shown = tech.get(page)
+    assert "what you typed is back" in text(shown)
+    assert input_value(shown, "rma_number") == "RMA-PREP-KEPT"
+    assert input_value(shown, "rma_do_not_dispense_after") == "2026-11-30"
+    with runtime_of(app).session_factory() as s:
+        assert s.get(Authorization, scene["auth"]).prepared_rma_number is None  # nothing kept until sent again
