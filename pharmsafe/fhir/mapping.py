@@ -113,6 +113,9 @@ def _effective(resource: dict[str, Any], where: str, problems: Problems) -> date
     period = resource.get("effectivePeriod")
     if isinstance(period, dict) and period.get("start"):
         return fhir_date(period["start"], f"{where}.effectivePeriod.start", problems)
+    if period is not None:  # a period gives its start, the day the specimen was taken; an end alone is no date
+        problems.add(f"{where}.effectivePeriod.start", "An effectivePeriod gives its start: when the specimen "
+                                                       "was collected.", "required")
     return None
 
 
@@ -191,7 +194,7 @@ def _pregnancy_test(resolver: Resolver, resource: dict[str, Any], code: str, whe
                          for c in _codings(concept) if c.get("system") == INTERPRETATION}
     by_interpretation.discard(None)
     found = by_interpretation if code in BY_INTERPRETATION else (by_value or by_interpretation)
-    if code not in BY_INTERPRETATION and by_value and by_interpretation and by_value != by_interpretation:
+    if by_value and by_interpretation and by_value != by_interpretation:  # both given: they must agree
         found = by_value | by_interpretation
     result = None
     if len(found) != 1:
@@ -477,7 +480,9 @@ def _medication(resource: dict[str, Any], where: str, problems: Problems) -> tup
         return "isotretinoin", ndc, None
     strength = strength_of_rxcui(listed_scd) if listed_scd else None
     if strength is None and medication is not None:
-        strength = _ingredient_strength(medication)
+        strength = _ingredient_strength(medication, where, problems)
+        if strength is None and any(k.startswith(f"{where}.contained.ingredient") for k in problems.fields):
+            return "isotretinoin", ndc, None
     if strength is None and product is not None:
         strength = product.strength_mg
     if strength is None:
@@ -493,13 +498,34 @@ def _normalized_ndc(text: str) -> str | None:
     return text if re.fullmatch(r"[0-9]{10}", text) else None
 
 
-def _ingredient_strength(medication: dict[str, Any]) -> Decimal | None:
-    for ingredient in medication.get("ingredient") or []:
-        ratio = (ingredient or {}).get("strength") or {}
+# A capsule's strength, within the JSON API's limits (PrescriptionIn.strength_mg) and the decimals stored.
+MAX_STRENGTH_MG = Decimal(10000)
+STRENGTH_PLACES = 3
+PER_ONE = (None, "1", "{capsule}", "capsule", "CAP")
+
+
+def _ingredient_strength(medication: dict[str, Any], where: str, problems: Problems) -> Decimal | None:
+    """The first ingredient's strength in mg per 1 (capsule); another ratio is refused, never read."""
+    for n, ingredient in enumerate(medication.get("ingredient") or []):
+        ratio = (ingredient or {}).get("strength") if isinstance(ingredient, dict) else None
+        if not isinstance(ratio, dict):
+            continue
+        at = f"{where}.contained.ingredient[{n}].strength"
         numerator, denominator = ratio.get("numerator") or {}, ratio.get("denominator") or {}
-        if (numerator.get("code") or numerator.get("unit")) == "mg" and denominator.get("value", 1) == 1 and \
-                isinstance(numerator.get("value"), Decimal | int) and numerator["value"] > 0:
-            return Decimal(numerator["value"])
+        if not isinstance(numerator, dict) or not isinstance(denominator, dict):
+            problems.add(at, "The strength is a Ratio of Quantities.")
+            return None
+        value = numerator.get("value")
+        per_one = denominator.get("value", 1) == 1 and (denominator.get("code") or denominator.get("unit")) in PER_ONE
+        if (numerator.get("code") or numerator.get("unit")) != "mg" or not per_one:
+            problems.add(at, "The strength is in mg per 1 capsule.", "code-invalid")
+            return None
+        if isinstance(value, bool) or not isinstance(value, Decimal | int) or not Decimal(value).is_finite() \
+                or not 0 < value <= MAX_STRENGTH_MG or Decimal(value).as_tuple().exponent < -STRENGTH_PLACES:
+            problems.add(f"{at}.numerator.value", f"The strength is a number of mg over 0, at most "
+                                                  f"{MAX_STRENGTH_MG}, with at most {STRENGTH_PLACES} decimals.")
+            return None
+        return Decimal(value)
     return None
 
 
@@ -566,9 +592,14 @@ def patient_data(base: str, resource: dict[str, Any], where: str, rems_id: str) 
 def extensions(base: str, resource: dict[str, Any], where: str, problems: Problems) -> dict[str, Any]:
     prefix = f"{base}/fhir/StructureDefinition/"
     found: dict[str, Any] = {}
+    seen: set[str] = set()
     for n, extension in enumerate(resource.get("extension") or []):
         url = str((extension or {}).get("url") or "")
         at = f"{where}.extension[{n}]"
+        if url.startswith(prefix) and url in seen:  # two values for one fact: neither is picked
+            problems.add(at, f"The extension {url} is given more than once.")
+            continue
+        seen.add(url)
         if url == prefix + "can-get-pregnant":
             value = extension.get("valueBoolean")
             if not isinstance(value, bool):

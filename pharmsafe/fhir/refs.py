@@ -93,12 +93,29 @@ class Resolver:
             if literal.startswith("urn:uuid:"):
                 if literal not in self.entries:
                     raise NotFound(f"{where}: no entry of this transaction has the fullUrl {literal}.")
-                return self.entries[literal]
+                target = self.entries[literal]
+                if reference.get("identifier") is not None:
+                    self._agrees(target, reference["identifier"], where)
+                return target
             raise NotFound(f"{where}: {literal} is not resolved: reference a record by its identifier "
                            "(Reference.identifier) or an entry of the transaction by its urn:uuid.")
         if reference.get("identifier") is None:
             raise NotFound(f"{where} names no target: give Reference.identifier or a urn:uuid reference.")
         return self.by_identifier(reference["identifier"], f"{where}.identifier")
+
+    def _agrees(self, target: Target, identifier: Any, where: str) -> None:
+        """A reference that gives both an entry and an identifier names one record, or is refused:
+        which of the two was meant is never guessed."""
+        try:
+            named = self.by_identifier(identifier, f"{where}.identifier")
+        except (NotFound, MultipleMatches):
+            named = None
+        same = named is not None and (
+            (target.record is not None and named.record is target.record)
+            or (target.clia is not None and named.clia == target.clia))
+        if not same and (target.record is not None or target.clia is not None or named is not None):
+            raise invalid(f"{where}.identifier", "The reference and the identifier name different records: give "
+                                                 "one, or both naming the same.")
 
     def by_identifier(self, identifier: Any, where: str) -> Target:
         system, value = identifier_value(identifier, where)

@@ -88,6 +88,12 @@ def _before(column_time, column_id, kind: str, cursor: tuple[datetime, str, int]
     return or_(column_time < when, and_(column_time == when, column_id < cursor_id))
 
 
+def _id_or_none(value: str) -> int:
+    """A record id in ASCII digits; anything else (a superscript two is a digit to str.isdigit)
+    matches nothing."""
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 9 else -1
+
+
 def search(session: Session, user: User, query: dict[str, Any], base_url: str, self_url: str) -> dict[str, Any]:
     own = systems(base_url)
     rx_filter = [visible_prescriptions(user)] if user.role != "admin" else []
@@ -96,10 +102,10 @@ def search(session: Session, user: User, query: dict[str, Any], base_url: str, s
         if system == own["rems"]:
             rx_filter.append(Prescription.patient_id.in_(select(Patient.id).where(Patient.rems_patient_id == value)))
         else:
-            rx_filter.append(Prescription.patient_id == (int(value) if value.isdigit() and len(value) <= 9 else -1))
+            rx_filter.append(Prescription.patient_id == _id_or_none(value))
     if "prescription:identifier" in query:
         value = query["prescription:identifier"][1]
-        rx_filter.append(Prescription.id == (int(value) if value.isdigit() and len(value) <= 9 else -1))
+        rx_filter.append(Prescription.id == _id_or_none(value))
     visible = select(Prescription.id).where(*rx_filter)
     cursor = query.get("_cursor")
     found: list[tuple[datetime, str, int, Any]] = []

@@ -84,6 +84,8 @@ def store(ctx: Ctx, user: User, mapped: Mapped) -> Written:
     if row is not None and (row.content_hash == digest or not (mapped.amends and mapped.kind != "prescription")):
         record = replay_or_refuse(row, digest, f"{mapped.resource_type} {system}|{value}")
         return Written(OK, location(record), 'W/"1"')
+    if row is not None:
+        _amendable(ctx, row.record, mapped)
     try:
         if row is not None:  # an amendment: the record it replaces stops counting
             _retract(ctx, row.record, "superseded", identifier, already_ok=True)
@@ -95,6 +97,23 @@ def store(ctx: Ctx, user: User, mapped: Mapped) -> Written:
     keep_external(ctx, scope=scope, resource_type=mapped.resource_type, system=system, value=value, record=record,
                   digest=digest, row=row)
     return Written(CREATED, location(record), 'W/"1"')
+
+
+def _amendable(ctx: Ctx, record: str, mapped: Mapped) -> None:
+    """An amendment replaces a record of its own kind. A positive pregnancy test is never amended to
+    another result: it locks the patient until the prescriber clears it (docs/rules.md), and setting
+    it aside is a retraction with its reason, not a side effect of a corrected report."""
+    kind, _, number = record.partition(":")
+    if kind != mapped.kind:
+        raise invalid(f"{mapped.where}.code", f"An amendment replaces a record of its own kind: this identifier "
+                                              f"names a {kind.replace('_', ' ')}.")
+    if kind == "pregnancy_test":
+        old = ctx.session.get(PregnancyTest, int(number))
+        if old.result == "positive" and not old.entered_in_error and mapped.data.get("result") != "positive":
+            raise invalid(f"{mapped.where}.status", "A positive pregnancy test is not amended to another result: "
+                                                    "retract it (PUT with status entered-in-error and the reason in "
+                                                    "note), or the prescriber records a pregnancy_excluded clearance.",
+                          "business-rule")
 
 
 def _create(ctx: Ctx, user: User, mapped: Mapped, identifier: dict[str, Any]) -> str:
@@ -361,6 +380,7 @@ def _patient_entry(ctx: Ctx, user: User, resolver: Resolver, resource: dict[str,
     except NotFound:
         if identifier["system"] != own["rems"]:
             raise
+        _own_identifiers_agree(resource, where, own, rems_id=identifier["value"], patient_id=None)
         if user.role != "prescriber":
             raise Forbidden("Only a prescriber registers a patient.") from None
         data = patient_data(resolver.base_url, resource, where, identifier["value"])
@@ -373,6 +393,7 @@ def _patient_entry(ctx: Ctx, user: User, resolver: Resolver, resource: dict[str,
     patient: Patient = target.record
     if patient.prescriber_id != user.prescriber_id:
         raise Forbidden(f"{where}: the patient is not one of your patients.")
+    _own_identifiers_agree(resource, where, own, rems_id=patient.rems_patient_id, patient_id=patient.id)
     problems = Problems()
     birth = fhir_date(resource.get("birthDate"), f"{where}.birthDate", problems) if resource.get("birthDate") else None
     problems.raise_any()
@@ -385,6 +406,20 @@ def _patient_entry(ctx: Ctx, user: User, resolver: Resolver, resource: dict[str,
         raise Conflict(f"The patient's {', '.join(differing)} differ from the registered patient's; change them "
                        f"with PATCH /api/v1/patients/{patient.id}.", code="conflict")
     return target, Written(OK, location(f"patient:{patient.id}"), 'W/"1"')
+
+
+def _own_identifiers_agree(resource: dict[str, Any], where: str, own: dict[str, str], *, rems_id: str | None,
+                           patient_id: int | None) -> None:
+    """A Patient entry's own REMS and PharmSafe identifiers name the patient it is matched on (or
+    creates): one naming another patient is refused, never ignored."""
+    identifiers = resource.get("identifier") or []
+    for n, given in enumerate(identifiers if isinstance(identifiers, list) else []):
+        if not isinstance(given, dict) or given.get("system") not in (own["rems"], own["patient"]):
+            continue
+        expected = rems_id if given["system"] == own["rems"] else (str(patient_id) if patient_id else None)
+        if str(given.get("value")) != expected:
+            raise invalid(f"{where}.identifier[{n}]", "This identifier names another patient than the entry's "
+                                                      "ifNoneExist.")
 
 
 def _report_dates(entries: list, reports: list[int]) -> dict[str, date]:
