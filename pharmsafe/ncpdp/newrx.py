@@ -30,6 +30,7 @@ VERSIONS = (None, "2017071", "2023011")
 MG, CAPSULE = "C28253", "C48480"
 ISOTRETINOIN_RXCUI = "6064"
 _DATE = re.compile(r"([0-9]{4})(-[0-9]{2}(-[0-9]{2})?)?")
+_DATETIME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]+)?)?(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9])?")
 _UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -78,6 +79,8 @@ def parse(body: bytes) -> Element:
                             "refused.") from None
     except (ParseError, ValueError):
         raise MalformedBody("The body is not well-formed XML.") from None
+    except LookupError:  # an encoding Python does not know
+        raise MalformedBody("The XML declaration names an unknown encoding: send UTF-8.") from None
 
 
 def message_of(root: Element) -> Message:
@@ -195,6 +198,9 @@ def _date(text: str, name: str, problems: list[str]) -> date | None:
     if match.group(3) is None:
         problems.append(f"{name} needs its day: a year or a year and month is not precise enough.")
         return None
+    if len(text) > 10 and not _DATETIME.fullmatch(text):
+        problems.append(f"{name} is not a date (YYYY-MM-DD) or a dateTime.")
+        return None
     try:
         return date.fromisoformat(text[:10])
     except ValueError:
@@ -202,13 +208,21 @@ def _date(text: str, name: str, problems: list[str]) -> date | None:
         return None
 
 
-def _decimal(text: str, name: str, problems: list[str]) -> Decimal | None:
-    try:
-        value = Decimal(text)
-    except InvalidOperation:
-        value = None
-    if value is None or not value.is_finite() or value <= 0 or value > 100000:
-        problems.append(f"{name} is a number over 0 (at most 100000).")
+_PLAIN_NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?")
+PLACES = 3  # what prescriptions store of a strength and a quantity: more is refused, never rounded
+
+
+def _decimal(text: str, name: str, problems: list[str], high: int = 100000) -> Decimal | None:
+    """A plain decimal in ASCII digits (no sign, exponent, separator or other script's digits), over
+    0, at most ``high``, with at most PLACES decimals."""
+    value = None
+    if _PLAIN_NUMBER.fullmatch(text):
+        try:
+            value = Decimal(text)
+        except InvalidOperation:
+            value = None
+    if value is None or value <= 0 or value > high or -value.as_tuple().exponent > PLACES:
+        problems.append(f"{name} is a number over 0, at most {high}, with at most {PLACES} decimals.")
         return None
     return value
 
@@ -256,7 +270,7 @@ def _medication(r: _Reader, med: str, problems: list[str]) -> dict[str, Any]:
         unit = r.text(med + "DrugCoded/Strength/StrengthUnitOfMeasure/Code", label="StrengthUnitOfMeasure")
         if unit != MG:
             problems.append(f"StrengthUnitOfMeasure is {MG} (milligram).")
-        strength = _decimal(strength_value, "StrengthValue", problems)
+        strength = _decimal(strength_value, "StrengthValue", problems, high=10000)  # the JSON API's limit
     if strength is None and strength_value is None:
         strength = (strength_of_rxcui(db_code) if db_code in listed_rxcuis() else None) or \
             (product.strength_mg if product is not None else None)

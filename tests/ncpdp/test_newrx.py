@@ -217,3 +217,38 @@ def test_an_idempotency_key_replays_the_answer(world, app, parties):
     first, _ = post(doc, body, 200, **{"Idempotency-Key": "newrx-k"})
     again, _ = post(doc, body, 200, **{"Idempotency-Key": "newrx-k"})
     assert again.headers["Idempotent-Replayed"] == "true" and again.get_data() == first.get_data()
+
+
+def test_an_unknown_encoding_is_a_400_error_never_a_500(app, parties):
+    _, _, doc, _ = parties
+    before = counts(app)
+    _, root = post(doc, '<?xml version="1.0" encoding="bogus"?><Message><Body><NewRx/></Body></Message>', 400)
+    assert find(root, "Error/Description").text.startswith("bad_request: ")
+    assert counts(app) == before
+
+
+@pytest.mark.parametrize("strength, quantity, written, ok", [
+    ("10000", "60", "{day}", True),
+    ("10001", "60", "{day}", False),  # one over the JSON API's limit
+    ("0.0001", "60", "{day}", False),  # more decimals than are stored: never rounded to 0
+    ("20", "\u0666\u0660", "{day}", False),  # Arabic-Indic digits
+    ("20", "6_0", "{day}", False),
+    ("20", "60.0001", "{day}", False),
+    ("20", "60", "{day}Tgarbage", False),
+    ("20", "60", "{day}T10:00:00-05:00", True),
+])
+def test_numbers_and_dates_are_read_as_written_or_refused(world, app, parties, strength, quantity, written, ok):
+    pharmacy, prescriber, doc, patient = parties
+    medication = (
+        "<DrugDescription>Isotretinoin 20 MG Oral Capsule</DrugDescription>"
+        "<DrugCoded><DrugDBCode><Code>6064</Code><Qualifier>SCD</Qualifier></DrugDBCode>"
+        f"<Strength><StrengthValue>{strength}</StrengthValue><StrengthForm><Code>C25158</Code></StrengthForm>"
+        "<StrengthUnitOfMeasure><Code>C28253</Code></StrengthUnitOfMeasure></Strength></DrugCoded>")
+    body = newrx(pharmacy, prescriber, patient, written.format(day=world.day(-1)), medication=medication)
+    body = body.replace("<Quantity><Value>60</Value>", f"<Quantity><Value>{quantity}</Value>")
+    before = counts(app)
+    _, root = post(doc, body, 200 if ok else 422)
+    if ok:
+        assert find(root, "Status/Code").text == "010", body
+    else:
+        assert find(root, "Error/Code").text == "900" and counts(app) == before
