@@ -181,10 +181,14 @@ def read(root: Element) -> NewRx:
     data["days_supply"] = _whole(days, "DaysSupply", 1, 365, problems) if days else None
     refills = r.text(med + "NumberOfRefills")
     data["refills"] = _whole(refills, "NumberOfRefills", 0, 99, problems) if refills else 0
-    written = r.text(med + "WrittenDate/Date", label="WrittenDate") or r.text(med + "WrittenDate/DateTime",
-                                                                            label="WrittenDate")
+    written_date = r.text(med + "WrittenDate/Date", label="WrittenDate")
+    written_time = r.text(med + "WrittenDate/DateTime", label="WrittenDate")
+    written = written_date or written_time
     if written is None:
         problems.append("WrittenDate is required.")
+    elif written_date and written_time:  # two answers to one question: neither is picked
+        problems.append("WrittenDate gives a Date or a DateTime, not both.")
+        written = None
     data["written_on"] = _date(written, "WrittenDate", problems) if written else None
     return NewRx(message, order_number, rems, dob, npi, ncpdp, data, problems)
 
@@ -245,15 +249,17 @@ def _medication(r: _Reader, med: str, problems: list[str]) -> dict[str, Any]:
     ndc = db_code = None
     product_code = r.element(med + "DrugCoded/ProductCode")
     if product_code is not None:
-        code = _text(_child(product_code, "Code"))
-        if (_text(_child(product_code, "Qualifier")) or "").upper() == "ND" and code:
+        code = r.text(med + "DrugCoded/ProductCode/Code", label="ProductCode/Code")
+        if (r.text(med + "DrugCoded/ProductCode/Qualifier", label="ProductCode/Qualifier") or "").upper() == "ND" \
+                and code:
             key = canonical_ndc(code)
             ndc = key[1] if key else (code if re.fullmatch(r"[0-9]{10}", code) else None)
             if ndc is None:
                 problems.append("ProductCode is not an NDC.")
     drug_db = r.element(med + "DrugCoded/DrugDBCode")
-    if drug_db is not None and (_text(_child(drug_db, "Qualifier")) or "").upper() in ("SCD", "SBD"):
-        db_code = _text(_child(drug_db, "Code"))
+    if drug_db is not None and (r.text(med + "DrugCoded/DrugDBCode/Qualifier", label="DrugDBCode/Qualifier")
+                                or "").upper() in ("SCD", "SBD"):
+        db_code = r.text(med + "DrugCoded/DrugDBCode/Code", label="DrugDBCode/Code")
     try:
         product = lookup_ndc(ndc) if ndc else None
     except AmbiguousNdc:

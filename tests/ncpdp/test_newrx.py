@@ -252,3 +252,19 @@ def test_numbers_and_dates_are_read_as_written_or_refused(world, app, parties, s
         assert find(root, "Status/Code").text == "010", body
     else:
         assert find(root, "Error/Code").text == "900" and counts(app) == before
+
+
+@pytest.mark.parametrize("replace, by", [
+    ("<Code>197844</Code>", "<Code>197844</Code><Code>123456</Code>"),
+    ("<Qualifier>ND</Qualifier>", "<Qualifier>ND</Qualifier><Qualifier>ND</Qualifier>"),
+    ("<Date>{day}</Date></WrittenDate>", "<Date>{day}</Date><DateTime>{day}T09:00:00Z</DateTime></WrittenDate>"),
+])
+def test_an_element_given_twice_is_refused_never_picked(world, app, parties, replace, by):
+    pharmacy, prescriber, doc, patient = parties
+    day = world.day(-1)
+    body = newrx(pharmacy, prescriber, patient, day)
+    assert replace.format(day=day) in body
+    body = body.replace(replace.format(day=day), by.format(day=day))
+    before = counts(app)
+    _, root = post(doc, body, 422)
+    assert find(root, "Error/Code").text == "900" and counts(app) == before
