@@ -258,6 +258,7 @@ def transaction(ctx: Ctx, user: User, bundle: dict[str, Any], base: str) -> dict
             _check_put(entries[n], where)
         except FhirInvalid as exc:
             problems.take(exc)
+    _reports_name_their_results_patient(resolver, entries, plan["reports"], mapped, problems)
     problems.raise_any("The transaction has invalid entries; nothing was written.")
     _refuse_repeated_keys(mapped)
     for n in plan["evidence"]:
@@ -440,6 +441,27 @@ def _report_dates(entries: list, reports: list[int]) -> dict[str, date]:
                 dates[ref] = when
     problems.raise_any("The transaction has invalid entries; nothing was written.")
     return dates
+
+
+def _reports_name_their_results_patient(resolver: Resolver, entries: list, reports: list[int],
+                                        mapped: dict[int, Mapped], problems: Problems) -> None:
+    """A DiagnosticReport that dates results is about their patient: one whose subject names another
+    patient (by urn:uuid or identifier) is refused. Its subject is otherwise not read: the report is
+    never stored, and HL7's examples give it as a literal id."""
+    by_url = {entries[m].get("fullUrl"): item for m, item in mapped.items()}
+    for n in reports:
+        resource = entries[n]["resource"]
+        named = resource.get("subject")
+        if not isinstance(named, dict) or not (str(named.get("reference") or "").startswith("urn:uuid:")
+                                               or named.get("identifier") is not None):
+            continue
+        where = f"Bundle.entry[{n}].resource.subject"
+        subject = resolver.resolve(named, where)
+        for result in resource.get("result") or []:
+            item = by_url.get(str((result or {}).get("reference") or ""))
+            if item is not None and item.patient is not None and subject.record is not item.patient:
+                problems.add(where, "The report's subject is not the patient of the results it lists.")
+                break
 
 
 def _refuse_repeated_keys(mapped: dict[int, Mapped]) -> None:

@@ -175,3 +175,17 @@ def test_the_kept_examples_are_hl7s_as_published():
     assert {p.name for p in FIXTURES.glob("*.json")} == set(listed)
     for name, digest in listed.items():
         assert hashlib.sha256((FIXTURES / name).read_bytes()).hexdigest() == digest, name
+
+
+def test_a_report_about_another_patient_dates_nothing_and_is_refused(app, world, doc_and_patient):
+    _, doc, patient = doc_and_patient
+    other = world.patient(doc)
+    body = ghp_entries(patient["rems_patient_id"], with_report=True)
+    body["entry"][2]["resource"]["subject"] = subject(other["rems_patient_id"])
+    before = counts(app)
+    outcome = send(doc, "POST", "", body, 422).get_json(force=True)
+    assert outcome["issue"][0]["expression"] == ["Bundle.entry[2].resource.subject"]
+    assert counts(app) == before
+    body["entry"][2]["resource"]["subject"] = subject(patient["rems_patient_id"])  # its own patient: read
+    send(doc, "POST", "", body, 200)
+    assert {r["collected_on"] for r in doc.ok("GET", f"/patients/{patient['id']}")["lab_results"]} == {"2015-08-16"}
