@@ -51,6 +51,14 @@ def _scoped(stmt, pharmacy_id: int | None, column):
     return stmt if pharmacy_id is None else stmt.where(column == pharmacy_id)
 
 
+def _decisions_of(stmt, pharmacy_id: int | None):
+    """Decisions of one pharmacy (through their prescription), or of every pharmacy (no join)."""
+    if pharmacy_id is None:
+        return stmt
+    return stmt.join(Prescription, Prescription.id == Decision.prescription_id).where(
+        Prescription.pharmacy_id == pharmacy_id)
+
+
 def _on_postgresql(session: Session) -> bool:
     """PostgreSQL counts by local day in SQL (its time zone functions); SQLite has none, so there the
     rows are counted here, which is the same count."""
@@ -72,22 +80,21 @@ def _per_day(session: Session, stmt, column, zone: ZoneInfo, *extra) -> Counter:
 
 
 def decisions_per_day(session: Session, pharmacy_id, since: date, until: date, zone: ZoneInfo) -> Chart:
-    stmt = (select(Decision.id).join(Prescription, Prescription.id == Decision.prescription_id)
+    stmt = (select(Decision.id)
             .where(Decision.stage == "evaluation", Decision.evaluated_at >= _start(since, zone),
                    Decision.evaluated_at < _start(until + timedelta(days=1), zone)))
-    counts = _per_day(session, _scoped(stmt, pharmacy_id, Prescription.pharmacy_id), Decision.evaluated_at, zone,
-                      Decision.outcome)
+    counts = _per_day(session, _decisions_of(stmt, pharmacy_id), Decision.evaluated_at, zone, Decision.outcome)
     chart = Chart("decisions", "Decisions per day, by outcome", ["authorized", "blocked"])
     chart.rows = [(d.isoformat(), {s: counts[(d, s)] for s in chart.series}) for d in _days(since, until)]
     return chart
 
 
 def blocking_reasons(session: Session, pharmacy_id, since: date, until: date, zone: ZoneInfo) -> Chart:
-    stmt = (select(Decision.gates).join(Prescription, Prescription.id == Decision.prescription_id)
+    stmt = (select(Decision.gates)
             .where(Decision.stage == "evaluation", Decision.outcome == "blocked",
                    Decision.evaluated_at >= _start(since, zone),
                    Decision.evaluated_at < _start(until + timedelta(days=1), zone)))
-    stmt = _scoped(stmt, pharmacy_id, Prescription.pharmacy_id)
+    stmt = _decisions_of(stmt, pharmacy_id)
     chart = Chart("reasons", "The most common blocking reasons", ["blocked evaluations"])
     if _on_postgresql(session):
         # The failing gates' codes, unnested from the stored JSON and counted in SQL.
@@ -111,14 +118,23 @@ def submission_to_dispense(session: Session, pharmacy_id, since: date, until: da
             .join(Dispense, Dispense.prescription_id == Prescription.id)
             .where(Dispense.reversed_at.is_(None), Dispense.dispensed_at >= _start(since, zone),
                    Dispense.dispensed_at < _start(until + timedelta(days=1), zone)))
-    hours = sorted((done - sent).total_seconds() / 3600
-                   for sent, done in session.execute(_scoped(stmt, pharmacy_id, Dispense.pharmacy_id)))
+    stmt = _scoped(stmt, pharmacy_id, Dispense.pharmacy_id)
+    if _on_postgresql(session):
+        # The same linear interpolation as statistics.quantiles(method="inclusive"), in SQL.
+        hours_of = func.extract("epoch", Dispense.dispensed_at - Prescription.submitted_at) / 3600
+        count, median, p90 = session.execute(stmt.with_only_columns(
+            func.count(), func.percentile_cont(0.5).within_group(hours_of),
+            func.percentile_cont(0.9).within_group(hours_of))).one()
+    else:
+        hours = sorted((done - sent).total_seconds() / 3600 for sent, done in session.execute(stmt))
+        count = len(hours)
+        median = statistics.median(hours) if hours else None
+        p90 = (statistics.quantiles(hours, n=10, method="inclusive")[-1] if count > 1 else hours[0]) if hours else None
     chart = Chart("dispense_time", "Time from submission to dispense", ["hours"], unit="h",
-                  note=f"{len(hours)} dispense{'s' if len(hours) != 1 else ''} in the range")
-    if hours:
-        p90 = statistics.quantiles(hours, n=10, method="inclusive")[-1] if len(hours) > 1 else hours[0]
-        chart.rows = [("median", {"hours": round(statistics.median(hours), 1)}),
-                      ("90th percentile", {"hours": round(p90, 1)})]
+                  note=f"{count} dispense{'s' if count != 1 else ''} in the range")
+    if count:
+        chart.rows = [("median", {"hours": round(float(median), 1)}),
+                      ("90th percentile", {"hours": round(float(p90), 1)})]
     else:
         chart.rows = [("median", {"hours": 0}), ("90th percentile", {"hours": 0})]
     return chart

@@ -136,10 +136,11 @@ def time_left(deadline: datetime | None, now: datetime) -> str:
 
 
 def number(value: Any) -> str:
-    """A stored decimal as people write it: 20, 60.5 (never 2E+1 or 20.000)."""
+    """A stored decimal as people write it: 20, 60.5 (never 2E+1 or 20.000); a float by its shortest
+    text (8.4, never 8.4000000000000003552713678800500929355621337890625)."""
     if value is None:
         return ""
-    return f"{Decimal(value).normalize():f}"
+    return f"{Decimal(repr(value) if isinstance(value, float) else value).normalize():f}"
 
 
 def yes_no(value: Any) -> str:
