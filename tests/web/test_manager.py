@@ -105,8 +105,10 @@ def test_the_median_and_90th_percentile_interpolate_between_dispenses(seed, sign
         patient = seed.patient(prescriber)
         seed.ready_evidence(patient)
         waiting.append(seed.prescription(prescriber, patient, where))
-    for n, (rx, hours) in enumerate(sorted(zip(waiting, (1, 2, 10, 4)), key=lambda p: p[1])):
-        clock.advance(hours=hours - (sorted((1, 2, 10, 4))[n - 1] if n else 0))
+    elapsed = 0
+    for n, (rx, hours) in enumerate(sorted(zip(waiting, (1, 2, 10, 4), strict=True), key=lambda p: p[1])):
+        clock.advance(hours=hours - elapsed)  # each dispensed `hours` after all four were submitted
+        elapsed = hours
         seed.dispense(seed.evaluate(rx), f"RMA-P90-{n}")
     manager = signed_in(seed.user("manager", pharmacy_id=pharmacy))
     assert table(manager.get("/manager/").get_data(as_text=True), "dispense_time") == {
