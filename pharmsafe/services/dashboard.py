@@ -80,7 +80,7 @@ def _per_day(session: Session, stmt, column, zone: ZoneInfo, *extra) -> Counter:
 
 
 def decisions_per_day(session: Session, pharmacy_id, since: date, until: date, zone: ZoneInfo) -> Chart:
-    stmt = (select(Decision.id)
+    stmt = (select(Decision.id).select_from(Decision)
             .where(Decision.stage == "evaluation", Decision.evaluated_at >= _start(since, zone),
                    Decision.evaluated_at < _start(until + timedelta(days=1), zone)))
     counts = _per_day(session, _decisions_of(stmt, pharmacy_id), Decision.evaluated_at, zone, Decision.outcome)
@@ -90,7 +90,7 @@ def decisions_per_day(session: Session, pharmacy_id, since: date, until: date, z
 
 
 def blocking_reasons(session: Session, pharmacy_id, since: date, until: date, zone: ZoneInfo) -> Chart:
-    stmt = (select(Decision.gates)
+    stmt = (select(Decision.gates).select_from(Decision)
             .where(Decision.stage == "evaluation", Decision.outcome == "blocked",
                    Decision.evaluated_at >= _start(since, zone),
                    Decision.evaluated_at < _start(until + timedelta(days=1), zone)))
@@ -114,7 +114,7 @@ def blocking_reasons(session: Session, pharmacy_id, since: date, until: date, zo
 
 
 def submission_to_dispense(session: Session, pharmacy_id, since: date, until: date, zone: ZoneInfo) -> Chart:
-    stmt = (select(Prescription.submitted_at, Dispense.dispensed_at)
+    stmt = (select(Prescription.submitted_at, Dispense.dispensed_at).select_from(Prescription)
             .join(Dispense, Dispense.prescription_id == Prescription.id)
             .where(Dispense.reversed_at.is_(None), Dispense.dispensed_at >= _start(since, zone),
                    Dispense.dispensed_at < _start(until + timedelta(days=1), zone)))
