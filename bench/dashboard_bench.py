@@ -66,12 +66,13 @@ def seed(url: str, decisions: int, days: int, pharmacies: int) -> None:
         # Five decisions a prescription, an hour apart: four blocked, the last authorized.
         conn.execute(text(
             "INSERT INTO decisions (id, prescription_id, stage, outcome, evaluated_at, evaluated_by, policy_name, "
-            "policy_version, gates, cited) "
+            "policy_version, gates, cited, failing_codes) "
             "SELECT (p.id - 1) * 5 + k, p.id, 'evaluation', CASE WHEN k = 5 THEN 'authorized' ELSE 'blocked' END, "
             "p.submitted_at + (k * interval '1 hour'), 'user:1', 'ipledge', 'ipledge-2026', "
             "CASE WHEN k = 5 THEN CAST(:pass AS json) ELSE CAST('[' || :pass_one || ', {\"gate\": \"x\", "
             "\"status\": \"fail\", \"code\": \"' || (ARRAY[:c1, :c2, :c3, :c4, :c5])[1 + (p.id + k) % 5] || "
-            "'\", \"message\": \"m\", \"unblock\": \"u\"}]' AS json) END, CAST('[]' AS json) "
+            "'\", \"message\": \"m\", \"unblock\": \"u\"}]' AS json) END, CAST('[]' AS json), "
+            "CASE WHEN k = 5 THEN NULL ELSE (ARRAY[:c1, :c2, :c3, :c4, :c5])[1 + (p.id + k) % 5] END "
             "FROM prescriptions p CROSS JOIN generate_series(1, 5) k"),
             {"pass": f"[{PASS}]", "pass_one": PASS, **{f"c{i + 1}": c for i, c in enumerate(CODES)}})
         conn.execute(text(

@@ -3,7 +3,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, Numeric, String, text
+from sqlalchemy import JSON, Boolean, Date, ForeignKey, Index, Integer, Numeric, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from pharmsafe.db import Base
@@ -53,6 +53,9 @@ class Decision(Base):
     cited: Mapped[list] = mapped_column(JSON)
     # An automatic re-evaluation's trigger: the evidence whose arrival ran it ("pregnancy_test:17").
     triggered_by: Mapped[str | None] = mapped_column(String(64))
+    # The failing gates' codes, comma-separated in the gates' order (NULL when none failed): what the
+    # manager's dashboard counts, without parsing every decision's gates.
+    failing_codes: Mapped[str | None] = mapped_column(Text)
 
     authorization: Mapped[Authorization | None] = relationship(
         primaryjoin="Authorization.decision_id == Decision.id", uselist=False, viewonly=True)

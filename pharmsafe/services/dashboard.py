@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, true
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from pharmsafe.models import Authorization, Decision, Dispense, Prescription
@@ -90,24 +90,25 @@ def decisions_per_day(session: Session, pharmacy_id, since: date, until: date, z
 
 
 def blocking_reasons(session: Session, pharmacy_id, since: date, until: date, zone: ZoneInfo) -> Chart:
-    stmt = (select(Decision.gates).select_from(Decision)
+    """The failing gates' codes of blocked evaluations, from decisions.failing_codes (kept when the
+    decision is recorded: no decision's gates are parsed here)."""
+    stmt = (select(Decision.failing_codes).select_from(Decision)
             .where(Decision.stage == "evaluation", Decision.outcome == "blocked",
+                   Decision.failing_codes.is_not(None),
                    Decision.evaluated_at >= _start(since, zone),
                    Decision.evaluated_at < _start(until + timedelta(days=1), zone)))
     stmt = _decisions_of(stmt, pharmacy_id)
     chart = Chart("reasons", "The most common blocking reasons", ["blocked evaluations"])
     if _on_postgresql(session):
-        # The failing gates' codes, unnested from the stored JSON and counted in SQL.
-        gates = func.json_array_elements(Decision.gates).table_valued("value").lateral("gate")
-        code = gates.c.value.op("->>")("code")
-        grouped = (stmt.with_only_columns(code, func.count()).join(gates, true())
-                   .where(gates.c.value.op("->>")("status") == "fail")
-                   .group_by(code).order_by(func.count().desc(), code).limit(TOP_REASONS))
+        codes = stmt.with_only_columns(
+            func.unnest(func.string_to_array(Decision.failing_codes, ",")).label("code")).subquery()
+        grouped = (select(codes.c.code, func.count()).group_by(codes.c.code)
+                   .order_by(func.count().desc(), codes.c.code).limit(TOP_REASONS))
         chart.rows = [(c, {"blocked evaluations": n}) for c, n in session.execute(grouped)]
         return chart
     counts: Counter = Counter()
-    for (gate_list,) in session.execute(stmt):
-        counts.update(g.get("code", "") for g in gate_list if g.get("status") == "fail")
+    for (joined,) in session.execute(stmt):
+        counts.update(joined.split(","))
     chart.rows = [(c, {"blocked evaluations": n}) for c, n in sorted(counts.items(), key=lambda i: (-i[1], i[0]))
                   [:TOP_REASONS]]
     return chart

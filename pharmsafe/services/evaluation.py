@@ -47,13 +47,14 @@ def get_prescription(ctx: Ctx, prescription_id: int, *, for_update: bool = False
 
 def record_decision(ctx: Ctx, rx: Prescription, result: GateDecision, *, stage: str,
                     triggered_by: str | None = None) -> Decision:
+    gate_rows = [g.to_dict() for g in result.gates]
     row = Decision(
         prescription_id=rx.id, stage=stage, outcome=result.outcome, evaluated_at=result.evaluated_at,
         evaluated_by=ctx.actor, policy_name=result.policy_name, policy_version=result.policy_version,
         policy_effective_from=result.policy_effective_from,
         dispense_by=result.dispense_by, dispense_by_source=result.dispense_by_source,
-        gates=[g.to_dict() for g in result.gates], cited=sorted(result.cited_evidence()),
-        triggered_by=triggered_by,
+        gates=gate_rows, cited=sorted(result.cited_evidence()), triggered_by=triggered_by,
+        failing_codes=",".join(g["code"] for g in gate_rows if g["status"] == "fail") or None,
     )
     ctx.session.add(row)
     ctx.session.flush()
