@@ -381,9 +381,9 @@ def _patient_entry(ctx: Ctx, user: User, resolver: Resolver, resource: dict[str,
     except NotFound:
         if identifier["system"] != own["rems"]:
             raise
-        _own_identifiers_agree(resource, where, own, rems_id=identifier["value"], patient_id=None)
         if user.role != "prescriber":
             raise Forbidden("Only a prescriber registers a patient.") from None
+        _own_identifiers_agree(resource, where, own, rems_id=identifier["value"], patient_id=None)
         data = patient_data(resolver.base_url, resource, where, identifier["value"])
         try:
             patient = create_patient(ctx, {**data, "prescriber_id": user.prescriber_id},
