@@ -82,3 +82,26 @@ def count(app):
         with runtime_of(app).session_factory() as session:
             return session.scalar(select(func.count()).select_from(model).where(*criteria))
     return counter
+
+
+@pytest.fixture
+def eu_app(settings, clock):
+    """The app under the eu-ppp program (no RMA), on the same database and clock."""
+    from pharmsafe import create_app
+
+    eu = create_app(dict(settings, PROGRAM="eu-ppp"), clock=clock)
+    yield eu
+    runtime_of(eu).engine.dispose()
+
+
+def eu_dispensable(app) -> tuple[object, dict]:
+    """Under eu-ppp: a Paris pharmacy's authorized prescription for a patient who cannot get pregnant."""
+    from tests.web.seed import Seed
+
+    seed = Seed(app)
+    pharmacy = seed.pharmacy(time_zone="Europe/Paris")
+    prescriber = seed.prescriber()
+    patient = seed.patient(prescriber, can_get_pregnant=False)
+    seed.ready_evidence(patient, can_get_pregnant=False)
+    rx = seed.prescription(prescriber, patient, pharmacy)
+    return seed, {"pharmacy": pharmacy, "rx": rx, "auth": seed.evaluate(rx)}

@@ -157,28 +157,18 @@ def test_the_rma_reversal_with_the_rems_is_noted_before_the_dispense_is_undone(a
                      text(rph.get(page(dispensed["rx"]))))
 
 
-def test_a_dispense_without_an_rma_is_undone_without_that_note(settings, clock):
+def test_a_dispense_without_an_rma_is_undone_without_that_note(eu_app):
     """Under eu-ppp there is no RMA: nothing to reverse with a REMS, and nothing asked."""
-    from pharmsafe import create_app
-    from tests.web.conftest import Pages
-    from tests.web.seed import Seed
+    from tests.web.conftest import Pages, eu_dispensable
 
-    app = create_app(dict(settings, PROGRAM="eu-ppp"), clock=clock)
-    try:
-        seed = Seed(app)
-        pharmacy = seed.pharmacy(time_zone="Europe/Paris")
-        prescriber = seed.prescriber()
-        patient = seed.patient(prescriber, can_get_pregnant=False)
-        seed.ready_evidence(patient, can_get_pregnant=False)
-        rx = seed.prescription(prescriber, patient, pharmacy)
-        dispense_id = seed.dispense(seed.evaluate(rx), None)
-        rph = Pages(app.test_client())
-        assert rph.login(seed.user("pharmacist", pharmacy_id=pharmacy)).status_code == 302
-        assert 'name="rma_reversed"' not in rph.get(page(rx)).get_data(as_text=True)
-        assert undo(rph, rx, rma_reversed="").status_code == 303
-        with runtime_of(app).session_factory() as s:
-            assert s.get(Dispense, dispense_id).reversed_at is not None
-            payload = json.loads(s.scalar(select(AuditEvent.payload).where(AuditEvent.action == "dispense.reversed")))
-        assert payload["rma_number"] is None and payload["rma_reversal_noted"] is False
-    finally:
-        runtime_of(app).engine.dispose()
+    seed, scene = eu_dispensable(eu_app)
+    rx = scene["rx"]
+    dispense_id = seed.dispense(scene["auth"], None)
+    rph = Pages(eu_app.test_client())
+    assert rph.login(seed.user("pharmacist", pharmacy_id=scene["pharmacy"])).status_code == 302
+    assert 'name="rma_reversed"' not in rph.get(page(rx)).get_data(as_text=True)
+    assert undo(rph, rx, rma_reversed="").status_code == 303
+    with runtime_of(eu_app).session_factory() as s:
+        assert s.get(Dispense, dispense_id).reversed_at is not None
+        payload = json.loads(s.scalar(select(AuditEvent.payload).where(AuditEvent.action == "dispense.reversed")))
+    assert payload["rma_number"] is None and payload["rma_reversal_noted"] is False

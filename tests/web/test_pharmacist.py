@@ -270,26 +270,12 @@ def test_a_dispensed_prescription_cannot_be_evaluated_again(seed, scene, rph):
     assert resp.status_code == 409 and "cannot be evaluated again" in text(resp)
 
 
-@pytest.fixture
-def eu_app(settings, clock):
-    from pharmsafe import create_app
-
-    app = create_app(dict(settings, PROGRAM="eu-ppp"), clock=clock)
-    yield app
-    runtime_of(app).engine.dispose()
-
-
 def test_under_eu_ppp_times_show_in_the_pharmacys_zone_and_no_rma_is_asked(eu_app):
-    from tests.web.conftest import Pages
-    from tests.web.seed import Seed
+    from tests.web.conftest import Pages, eu_dispensable
 
-    seed = Seed(eu_app)
-    pharmacy = seed.pharmacy(time_zone="Europe/Paris")
-    prescriber = seed.prescriber()
-    patient = seed.patient(prescriber, can_get_pregnant=False)
-    seed.ready_evidence(patient, can_get_pregnant=False)
-    rx = seed.prescription(prescriber, patient, pharmacy)
-    assert seed.evaluate(rx) is not None
+    seed, scene = eu_dispensable(eu_app)
+    pharmacy, rx = scene["pharmacy"], scene["rx"]
+    assert scene["auth"] is not None
     rph = Pages(eu_app.test_client())
     assert rph.login(seed.user("pharmacist", pharmacy_id=pharmacy)).status_code == 302
     resp = rph.get(page(rx))

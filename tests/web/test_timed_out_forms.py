@@ -9,6 +9,17 @@ from pharmsafe.models import Dispense, LabResult
 from tests.web.conftest import input_value, text
 
 
+def sign_in_again(who, sent, email: str) -> str:
+    """Sign in on the page a timed-out form was sent to; where the sign-in leads."""
+    from tests.web.seed import PASSWORD
+
+    login_page = sent.headers["Location"]
+    back = who.client.post(login_page, data={"email": email, "password": PASSWORD,
+                                             "csrf_token": who.csrf_token(login_page)})
+    assert back.status_code == 302
+    return back.headers["Location"]
+
+
 def test_the_rma_typed_into_dispense_comes_back_after_signing_in_again(seed, signed_in, clock, count):
     scene = seed.scene(evaluate=True)
     rph = signed_in(scene["pharmacist"])
@@ -22,11 +33,7 @@ def test_the_rma_typed_into_dispense_comes_back_after_signing_in_again(seed, sig
                                                      "rma_do_not_dispense_after": "2026-11-30"})
     assert sent.status_code == 302 and sent.headers["Location"].endswith(f"/login?next={page}")
     assert count(Dispense) == 0
-    from tests.web.seed import PASSWORD
-    login_page = sent.headers["Location"]
-    back = rph.client.post(login_page, data={"email": scene["pharmacist"], "password": PASSWORD,
-                                             "csrf_token": rph.csrf_token(login_page)})
-    assert back.status_code == 302 and back.headers["Location"] == page
+    assert sign_in_again(rph, sent, scene["pharmacist"]) == page
     shown = rph.get(page)
     assert "what you typed is back (passwords never are)" in text(shown)
     assert input_value(shown, "rma_number") == "RMA-KEPT-1"
@@ -70,7 +77,6 @@ def test_a_sign_in_form_or_a_deliberate_sign_out_keeps_nothing(seed, signed_in, 
 def test_the_rma_a_technician_typed_into_prepare_comes_back_after_signing_in_again(seed, signed_in, clock, app):
     from pharmsafe.models import Authorization
     from pharmsafe.runtime import runtime_of
-    from tests.web.seed import PASSWORD
     scene = seed.scene(evaluate=True)
     tech_email = seed.user("technician", pharmacy_id=scene["pharmacy"])
     tech = signed_in(tech_email)
@@ -82,10 +88,7 @@ def test_the_rma_a_technician_typed_into_prepare_comes_back_after_signing_in_aga
                                                      "rma_number": "RMA-PREP-KEPT",
                                                      "rma_do_not_dispense_after": "2026-11-30"})
     assert sent.status_code == 302
-    login_page = sent.headers["Location"]
-    back = tech.client.post(login_page, data={"email": tech_email, "password": PASSWORD,
-                                              "csrf_token": tech.csrf_token(login_page)})
-    assert back.status_code == 302 and back.headers["Location"] == page
+    assert sign_in_again(tech, sent, tech_email) == page
     shown = tech.get(page)
     assert "what you typed is back" in text(shown)
     assert input_value(shown, "rma_number") == "RMA-PREP-KEPT"
