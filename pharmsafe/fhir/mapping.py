@@ -20,6 +20,7 @@ from pharmsafe.gates.ndc import AmbiguousNdc, canonical_ndc, listed_rxcuis, look
 from pharmsafe.gates.npi import is_valid_npi
 from pharmsafe.gates.units import LAB_LOINC
 from pharmsafe.models import Patient, User
+from pharmsafe.schemas.prescriptions import MAX_QUANTITY, MAX_STRENGTH_MG, STORED_PLACES
 
 LOINC = "http://loinc.org"
 SNOMED = "http://snomed.info/sct"
@@ -498,9 +499,6 @@ def _normalized_ndc(text: str) -> str | None:
     return text if re.fullmatch(r"[0-9]{10}", text) else None
 
 
-# A capsule's strength, within the JSON API's limits (PrescriptionIn.strength_mg) and the decimals stored.
-MAX_STRENGTH_MG = Decimal(10000)
-STRENGTH_PLACES = 3
 PER_ONE = (None, "1", "{capsule}", "capsule", "CAP")
 
 
@@ -521,9 +519,9 @@ def _ingredient_strength(medication: dict[str, Any], where: str, problems: Probl
             problems.add(at, "The strength is in mg per 1 capsule.", "code-invalid")
             return None
         if isinstance(value, bool) or not isinstance(value, Decimal | int) or not Decimal(value).is_finite() \
-                or not 0 < value <= MAX_STRENGTH_MG or Decimal(value).as_tuple().exponent < -STRENGTH_PLACES:
+                or not 0 < value <= MAX_STRENGTH_MG or Decimal(value).as_tuple().exponent < -STORED_PLACES:
             problems.add(f"{at}.numerator.value", f"The strength is a number of mg over 0, at most "
-                                                  f"{MAX_STRENGTH_MG}, with at most {STRENGTH_PLACES} decimals.")
+                                                  f"{MAX_STRENGTH_MG}, with at most {STORED_PLACES} decimals.")
             return None
         return Decimal(value)
     return None
@@ -539,8 +537,8 @@ def _quantity(quantity: Any, where: str, problems: Problems) -> Decimal | None:
     if not capsules:
         problems.add(where, "The quantity is counted in capsules: code CAP (v3-orderableDrugForm) or {capsule} "
                             "(UCUM).", "code-invalid")
-    if not isinstance(value, Decimal | int) or isinstance(value, bool) or not 0 < value <= 100000:
-        problems.add(f"{where}.value", "The quantity is a number over 0 (at most 100000).")
+    if not isinstance(value, Decimal | int) or isinstance(value, bool) or not 0 < value <= MAX_QUANTITY:
+        problems.add(f"{where}.value", f"The quantity is a number over 0 (at most {MAX_QUANTITY}).")
         return None
     return Decimal(value)
 

@@ -24,6 +24,7 @@ from pharmsafe.gates.ndc import (
     lookup_ndc,
     strength_of_rxcui,
 )
+from pharmsafe.schemas.prescriptions import MAX_QUANTITY, MAX_STRENGTH_MG, STORED_PLACES
 
 SCRIPT_NS = "http://www.ncpdp.org/schema/SCRIPT"
 VERSIONS = (None, "2017071", "2023011")
@@ -213,20 +214,19 @@ def _date(text: str, name: str, problems: list[str]) -> date | None:
 
 
 _PLAIN_NUMBER = re.compile(r"[0-9]+(\.[0-9]+)?")
-PLACES = 3  # what prescriptions store of a strength and a quantity: more is refused, never rounded
 
 
-def _decimal(text: str, name: str, problems: list[str], high: int = 100000) -> Decimal | None:
+def _decimal(text: str, name: str, problems: list[str], high: int = MAX_QUANTITY) -> Decimal | None:
     """A plain decimal in ASCII digits (no sign, exponent, separator or other script's digits), over
-    0, at most ``high``, with at most PLACES decimals."""
+    0, at most ``high``, with at most the decimals prescriptions store (more is refused, never rounded)."""
     value = None
     if _PLAIN_NUMBER.fullmatch(text):
         try:
             value = Decimal(text)
         except InvalidOperation:
             value = None
-    if value is None or value <= 0 or value > high or -value.as_tuple().exponent > PLACES:
-        problems.append(f"{name} is a number over 0, at most {high}, with at most {PLACES} decimals.")
+    if value is None or value <= 0 or value > high or -value.as_tuple().exponent > STORED_PLACES:
+        problems.append(f"{name} is a number over 0, at most {high}, with at most {STORED_PLACES} decimals.")
         return None
     return value
 
@@ -276,7 +276,7 @@ def _medication(r: _Reader, med: str, problems: list[str]) -> dict[str, Any]:
         unit = r.text(med + "DrugCoded/Strength/StrengthUnitOfMeasure/Code", label="StrengthUnitOfMeasure")
         if unit != MG:
             problems.append(f"StrengthUnitOfMeasure is {MG} (milligram).")
-        strength = _decimal(strength_value, "StrengthValue", problems, high=10000)  # the JSON API's limit
+        strength = _decimal(strength_value, "StrengthValue", problems, high=MAX_STRENGTH_MG)
     if strength is None and strength_value is None:
         strength = (strength_of_rxcui(db_code) if db_code in listed_rxcuis() else None) or \
             (product.strength_mg if product is not None else None)

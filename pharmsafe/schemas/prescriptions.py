@@ -5,6 +5,13 @@ from marshmallow import Schema, fields, validate
 from pharmsafe.models.statuses import AuthorizationStatus, PrescriptionStatus, values
 from pharmsafe.schemas.common import Id, Instant, Number, PageQuery, StrictBoolean, Text, pattern, storable
 
+# What a prescription may carry, whatever way it comes in (JSON API, FHIR, NCPDP SCRIPT): a capsule's
+# strength in mg and a quantity, each over 0; FHIR and NewRx refuse more decimals than
+# prescriptions.strength_mg and .quantity store (Numeric(10, 3)) rather than round them.
+MAX_STRENGTH_MG = 10000
+MAX_QUANTITY = 100000
+STORED_PLACES = 3
+
 NDC = pattern(r"^(\d{4}-\d{4}-\d{2}|\d{5}-\d{3}-\d{2}|\d{5}-\d{4}-\d{1}|\d{4}-\d{4}|\d{5}-\d{3}|\d{5}-\d{4}|\d{10}|\d{11})\Z",
               "Must be an NDC in the FDA's hyphenated form (for example 0245-0571-01), or 10 or 11 digits.")
 
@@ -14,8 +21,8 @@ class PrescriptionIn(Schema):
     pharmacy_id = Id(required=True)
     drug = Text(100, required=True)
     ndc = fields.String(allow_none=True, validate=NDC)
-    strength_mg = Number(required=True, validate=validate.Range(min=0, min_inclusive=False, max=10000))
-    quantity = Number(required=True, validate=validate.Range(min=0, min_inclusive=False, max=100000))
+    strength_mg = Number(required=True, validate=validate.Range(min=0, min_inclusive=False, max=MAX_STRENGTH_MG))
+    quantity = Number(required=True, validate=validate.Range(min=0, min_inclusive=False, max=MAX_QUANTITY))
     days_supply = fields.Integer(strict=True, required=True, validate=validate.Range(min=1, max=365))
     refills = fields.Integer(strict=True, required=True, validate=validate.Range(min=0, max=99))
     written_on = fields.Date(required=True)
@@ -27,7 +34,7 @@ class PrescriptionQuery(PageQuery):
 
 
 class DispenseIn(Schema):
-    quantity = Number(required=True, validate=validate.Range(min=0, min_inclusive=False, max=100000))
+    quantity = Number(required=True, validate=validate.Range(min=0, min_inclusive=False, max=MAX_QUANTITY))
     # Normalised by the service (NFKC, trimmed, upper-cased) before its length counts; blank is
     # "missing", answered 409 rma_missing and recorded, never 422.
     rma_number = fields.String(allow_none=True, validate=[validate.Length(max=256), storable])
