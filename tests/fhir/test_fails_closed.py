@@ -167,12 +167,22 @@ def test_a_contained_medications_strength_keeps_the_json_apis_limits(world, app,
 
 @pytest.mark.parametrize("query", ["patient:identifier={base}/fhir/sid/patient|%C2%B2",
                                    "prescription:identifier={base}/fhir/sid/prescription|%C2%B2"])
-def test_a_search_for_a_superscript_digit_matches_nothing_and_is_no_500(world, parties, query):
-    """An identifier that is no record id matches nothing (docs/fhir.md), like any unknown one."""
-    pharmacy, rph, _, _ = parties
-    world.authorized()
-    body = send(rph, "GET", "/MedicationDispense?" + query.format(base=BASE), None, 200).get_json(force=True)
-    assert body["resourceType"] == "Bundle" and body.get("entry", []) == []
+def test_a_search_for_a_superscript_digit_matches_nothing_and_is_no_500(world, query):
+    """An identifier that is no record id matches nothing (docs/fhir.md), like any unknown one; the
+    same search by the real id finds the dispense."""
+    rph, _, patient, rx, decision = world.authorized()
+    rph.ok("POST", f"/authorizations/{decision['authorization']['id']}/dispense",
+           {"quantity": 60, "rma_number": "RMA-SUP-1", "rma_do_not_dispense_after": "2027-12-31"})
+
+    def found(value: str) -> list:
+        path = "/MedicationDispense?" + query.format(base=BASE).replace("%C2%B2", value)
+        body = send(rph, "GET", path, None, 200).get_json(force=True)
+        assert body["resourceType"] == "Bundle"
+        return body.get("entry", [])
+
+    real = str(patient["id"]) if query.startswith("patient") else str(rx["id"])
+    assert len(found(real)) == 1
+    assert found("%C2%B2") == []
 
 
 @pytest.mark.parametrize("kind", ["pregnancy", "lab"])
